@@ -43,6 +43,10 @@ class SmoothedCurve:
   smece_ci: tuple[float, float] | None
 
 
+_SMECE_VALUE = {flag: (lambda a, b, c, flag=flag: smece_lib.smece_impl(a, b, c, flag).value)
+                for flag in (False, True)}
+
+
 def smoothed_curve(f, y, *, n_bootstrap: int = 200, seed: int = 0, confidence: float = 0.95,
                    full_weight_endpoints: bool = False) -> SmoothedCurve:
   """relplot-style reliability curve at smECE's sigma*, with a bootstrap band."""
@@ -58,14 +62,13 @@ def smoothed_curve(f, y, *, n_bootstrap: int = 200, seed: int = 0, confidence: f
   density = den / (jnp.sum(den) / (MESH_POINTS - 1))
   lower = upper = ci = None
   if n_bootstrap:
-    w = bootstrap_lib.resample_weights(jax.random.key(seed), fj.shape[0], n_bootstrap, fj.dtype)
+    w = bootstrap_lib.resample_weights(bootstrap_lib.key_for(seed), fj.shape[0], n_bootstrap, fj.dtype)
     _, nums, dens = jax.vmap(smooth)(w)
     mus = nums / (dens + smece_lib.DENSITY_FLOOR)
     alpha = (1 - confidence) / 2
     lower, upper = (np.asarray(jnp.quantile(mus, q, axis=0)) for q in (alpha, 1 - alpha))
-    iv = bootstrap_lib.bootstrap(
-        lambda a, b, c: smece_lib.smece_impl(a, b, c, full_weight_endpoints).value,
-        f, y, n_resamples=n_bootstrap, seed=seed, confidence=confidence)
+    iv = bootstrap_lib.bootstrap(_SMECE_VALUE[bool(full_weight_endpoints)], f, y,
+                                 n_resamples=n_bootstrap, seed=seed, confidence=confidence)
     ci = (float(iv.low), float(iv.high))
   return SmoothedCurve(np.asarray(mesh), np.asarray(mu), np.asarray(density), lower, upper,
                        float(s.value), sigma, ci)

@@ -69,8 +69,10 @@ def _bin_index(f, w, n_bins, strategy):
   # calibration_curve(strategy="quantile")).
   order = jnp.argsort(f)
   fs, cw = f[order], jnp.cumsum(w[order])
-  levels = jnp.arange(1, n_bins) / n_bins * cw[-1]
-  edges = fs[jnp.clip(jnp.searchsorted(cw, levels, side="left"), 0, f.shape[0] - 1)]
+  # First point whose cumulative weight reaches j/n_bins of the total, compared as
+  # `cw * n_bins >= j * total` so that integer weights give exact ranks.
+  levels = jnp.arange(1, n_bins, dtype=cw.dtype) * cw[-1]
+  edges = fs[jnp.clip(jnp.searchsorted(cw * n_bins, levels, side="left"), 0, f.shape[0] - 1)]
   return jnp.searchsorted(edges, f, side="right").astype(jnp.int32)
 
 

@@ -7,13 +7,15 @@ once under `jax.vmap`.
 
 Discrete confidences are the rule here (B-confidence is a multiple of 1/M), so
 the data are first compressed to their distinct (f, y) cells; a resample is
-then a multinomial draw of n points over the cells. This has exactly the
+then the count of draws that land in each cell. This has exactly the
 distribution of resampling the n points (the metrics depend only on how often
-each value occurs) and makes the per-resample cost O(cells) instead of O(n).
+each value occurs) and makes the metric's per-resample cost O(cells) instead
+of O(n).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -35,33 +37,55 @@ class Interval(NamedTuple):
 
 
 def compress(f, y, weights=None):
-  """Distinct (f, y) pairs and their total weight: `(f_u, y_u, w_u)` (numpy)."""
+  """Distinct (f, y) pairs: `(f_u, y_u, w_u, cell_of_point)` (numpy).
+
+  `w_u` is the total weight of each cell and `cell_of_point [n]` maps every
+  input point to its cell.
+  """
   f = np.asarray(f)
   y = np.asarray(y).astype(f.dtype)
   w = np.ones_like(f) if weights is None else np.asarray(weights, f.dtype)
   cells, inverse = np.unique(np.stack([f, y], axis=1), axis=0, return_inverse=True)
+  inverse = inverse.reshape(-1)
   counts = np.zeros(len(cells), f.dtype)
-  np.add.at(counts, inverse.reshape(-1), w)
-  return cells[:, 0], cells[:, 1], counts
+  np.add.at(counts, inverse, w)
+  return cells[:, 0], cells[:, 1], counts, inverse
 
 
+def key_for(seed: int):
+  """Resampling key. The 'rbg' generator is several times faster than threefry on
+  CPU; draws are reproducible for a seed on a given backend."""
+  return jax.random.key(seed, impl="rbg")
+
+
+def _counts(draws, length, dtype):
+  """Row-wise histograms of `draws [R, n]` in `[0, length)`: `[R, length]`."""
+  rows = draws.shape[0]
+  flat = (draws + jnp.arange(rows, dtype=draws.dtype)[:, None] * length).reshape(-1)
+  return jnp.bincount(flat, length=rows * length).reshape(rows, length).astype(dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "n_resamples", "dtype"))
 def resample_weights(key, n: int, n_resamples: int, dtype=jnp.float32):
   """`[n_resamples, n]` counts of n draws with replacement from n points."""
-  idx = jax.random.randint(key, (n_resamples, n), 0, n)
-  rows = jnp.broadcast_to(jnp.arange(n_resamples)[:, None], idx.shape)
-  return jnp.zeros((n_resamples, n), dtype).at[rows, idx].add(1.0)
+  return _counts(jax.random.randint(key, (n_resamples, n), 0, n), n, dtype)
 
 
-def resample_cells(key, counts, n_resamples: int):
-  """`[n_resamples, cells]` multinomial draws of `sum(counts)` points over the cells."""
-  counts = jnp.asarray(counts)
-  total = jnp.sum(counts)
-  return jax.random.multinomial(key, total, counts / total, shape=(n_resamples, counts.shape[0]),
-                                dtype=counts.dtype)
+@functools.partial(jax.jit, static_argnames=("n_cells", "n_resamples", "dtype"))
+def resample_cells(key, cell_of_point, n_cells: int, n_resamples: int, dtype=jnp.float32):
+  """`[n_resamples, n_cells]` counts per cell of n draws with replacement from the
+  n points (`cell_of_point [n]`), i.e. a multinomial over the cells."""
+  n = cell_of_point.shape[0]
+  draws = jax.random.randint(key, (n_resamples, n), 0, n)
+  return _counts(cell_of_point[draws], n_cells, dtype)
+
+
+METHODS = ("percentile", "basic")
 
 
 def bootstrap(metric: Callable, f, y, *, weights=None, n_resamples: int = 1000, seed: int = 0,
-              confidence: float = 0.95, compress_cells: bool = True) -> Interval:
+              confidence: float = 0.95, method: str = "percentile",
+              compress_cells: bool = True) -> Interval:
   """Percentile bootstrap of `metric(f, y, w)` (a scalar or a pytree of scalars).
 
   Args:
@@ -72,7 +96,13 @@ def bootstrap(metric: Callable, f, y, *, weights=None, n_resamples: int = 1000, 
     n_resamples: number of bootstrap resamples, all computed in one vmap.
     seed: resampling seed; the same seed gives the same interval.
     confidence: coverage of the percentile interval.
+    method: "percentile" (quantiles of the resampled metric) or "basic"
+      (`2 * estimate - quantiles`, relplot's choice, which corrects the upward
+      bias of non-negative metrics such as smECE but can go below 0).
     compress_cells: resample over distinct (f, y) cells when there are few.
+
+  Note: smECE and ECE are biased upwards under resampling, so their percentile
+  interval can lie entirely above the estimate on well-calibrated data.
 
   Returns:
     `Interval(estimate, low, high, std)`; `estimate` is the metric on the data.
@@ -81,31 +111,54 @@ def bootstrap(metric: Callable, f, y, *, weights=None, n_resamples: int = 1000, 
   n_resamples = validation.check_positive_int("n_resamples", n_resamples)
   if not 0 < confidence < 1:
     raise ValueError(f"confidence: expected a level in (0, 1), got {confidence!r}")
+  if method not in METHODS:
+    raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
   if weights is not None:
     weights = validation.as_array("weights", weights)
     validation.check_weights("weights", weights, "f", f)
   dtype = jnp.asarray(f).dtype
-  key = jax.random.key(seed)
-  fu, yu, wu = compress(f, y, weights)
-  if compress_cells and len(fu) <= MAX_CELLS:
+  key = key_for(seed)
+  if weights is not None:
+    # Weighted data: points are drawn in proportion to their weight, n_eff = sum(w)
+    # draws over the distinct cells.
+    fu, yu, wu, _ = compress(f, y, weights)
     data_f, data_y, data_w = (jnp.asarray(a, dtype) for a in (fu, yu, wu))
-    resampled = resample_cells(key, data_w, n_resamples)
+    total = int(round(float(wu.sum())))
+    cdf = np.cumsum(wu) / wu.sum()
+    u = jax.random.uniform(key, (n_resamples, total), dtype)
+    draws = jnp.minimum(jnp.searchsorted(jnp.asarray(cdf, dtype), u, side="right"), len(fu) - 1)
+    resampled = _counts(draws, len(fu), dtype)
+    return _interval(metric, data_f, data_y, data_w, resampled, confidence, method)
+  fu, yu, wu, cell_of_point = compress(f, y)
+  if compress_cells and len(fu) <= MAX_CELLS:
+    # Pad to a power of two with zero-weight cells, so that data sets with a
+    # different number of distinct cells reuse one compilation.
+    cells = max(64, 1 << (len(fu) - 1).bit_length())
+    pad = cells - len(fu)
+    data_f, data_y, data_w = (jnp.asarray(np.pad(a, (0, pad)), dtype) for a in (fu, yu, wu))
+    resampled = resample_cells(key, jnp.asarray(cell_of_point, jnp.int32), cells, n_resamples,
+                               dtype)
   else:
     data_f, data_y = jnp.asarray(f, dtype), jnp.asarray(y).astype(dtype)
-    if weights is None:
-      data_w = jnp.ones_like(data_f)
-      resampled = resample_weights(key, data_f.shape[0], n_resamples, dtype)
-    else:  # draw points in proportion to their weight
-      data_w = jnp.asarray(weights, dtype)
-      resampled = resample_cells(key, data_w, n_resamples)
-  return _interval(metric, data_f, data_y, data_w, resampled, confidence)
+    data_w = jnp.ones_like(data_f)
+    resampled = resample_weights(key, data_f.shape[0], n_resamples, dtype)
+  return _interval(metric, data_f, data_y, data_w, resampled, confidence, method)
 
 
-def _interval(metric, f, y, w, resampled, confidence):
-  estimate = jax.jit(metric)(f, y, w)
-  samples = jax.jit(jax.vmap(metric, in_axes=(None, None, 0)))(f, y, resampled)
+@functools.lru_cache(maxsize=64)
+def compiled(metric):
+  """jit of the metric and of its vmap over resamples, cached per metric object."""
+  return jax.jit(metric), jax.jit(jax.vmap(metric, in_axes=(None, None, 0)))
+
+
+def _interval(metric, f, y, w, resampled, confidence, method):
+  single, batched = compiled(metric)
+  estimate = single(f, y, w)
+  samples = batched(f, y, resampled)
   alpha = (1 - confidence) / 2
   low = jax.tree.map(lambda s: jnp.nanquantile(s, alpha), samples)
   high = jax.tree.map(lambda s: jnp.nanquantile(s, 1 - alpha), samples)
   std = jax.tree.map(lambda s: jnp.nanstd(s), samples)
+  if method == "basic":
+    low, high = (jax.tree.map(lambda e, q: 2 * e - q, estimate, q) for q in (high, low))
   return Interval(estimate, low, high, std)

@@ -51,6 +51,8 @@ BISECTION_STEPS = 10
 MIN_MESH_POINTS = 200  # relplot.config.smECE_mesh_pts
 BASE_M = 1001  # M(sigma) for every sigma >= 0.01
 BASE_T_CAPACITY = 1000  # T(sigma) <= 1000 for sigma >= 0.01
+_DYADIC = 2**BISECTION_STEPS  # bisection bandwidths are multiples of 1/1024
+_TAPS_TABLE_MIN_ROWS = 64
 
 
 class SmoothECE(NamedTuple):
@@ -123,15 +125,22 @@ def _spectrum(binned, m: int):
   return jnp.fft.rfft(jnp.concatenate([binned, binned[..., -2:0:-1]], axis=-1), axis=-1)
 
 
-def _smooth(spectrum, sigma, m: int):
-  """Convolves one row's `[2, m]` spectrum with the taps; returns `[2, m]` grid values."""
+def _taps_spectrum(sigma, m: int, dtype):
+  """rfft of the Gaussian taps on the m-point grid (centred at 0.5, truncated at
+  +-0.5, not scaled by the step), zero-padded to the period 2(m - 1): `[m]`."""
   period = 2 * (m - 1)
-  dtype = spectrum.real.dtype
   t = _linspace(m, period, dtype)
   var = sigma * sigma
   taps = jnp.exp(-(t - 0.5) * (t - 0.5) / (2 * var)) / (math.sqrt(2 * math.pi) * sigma)
-  taps = jnp.where(jnp.arange(period) < m, taps, 0.0)
-  conv = jnp.fft.irfft(spectrum * jnp.fft.rfft(taps), n=period, axis=-1)
+  return jnp.fft.rfft(jnp.where(jnp.arange(period) < m, taps, 0.0))
+
+
+def _smooth(spectrum, sigma, m: int, taps=None):
+  """Convolves one row's `[2, m]` spectrum with the taps (their spectrum `taps`,
+  or computed from sigma); returns the `[2, m]` smoothed grid values."""
+  if taps is None:
+    taps = _taps_spectrum(sigma, m, spectrum.real.dtype)
+  conv = jnp.fft.irfft(spectrum * taps, n=2 * (m - 1), axis=-1)
   return conv[:, m // 2: m // 2 + m]  # relplot's kept window of the 'valid' convolution
 
 
@@ -154,9 +163,9 @@ def _ratio(num, den, mask):
   return jnp.sum(jnp.where(mask, jnp.abs(rs) * dens, 0.0)) / jnp.sum(jnp.where(mask, dens, 0.0))
 
 
-def _smece_from_spectrum(spectrum, sigma, t_count, m: int, t_capacity: int):
+def _smece_from_spectrum(spectrum, sigma, t_count, taps=None, *, m: int, t_capacity: int):
   """smECE_sigma of one row from its spectrum; scalar."""
-  num, den, _, mask = _on_mesh(_smooth(spectrum, sigma, m), m, t_count, t_capacity)
+  num, den, _, mask = _on_mesh(_smooth(spectrum, sigma, m, taps), m, t_count, t_capacity)
   return _ratio(num, den, mask)
 
 
@@ -179,10 +188,21 @@ def _bisect(f, r, w, full_weight_endpoints):
   base = _rows_spectrum(f, r, w, BASE_M, full_weight_endpoints)
   base = jnp.broadcast_to(base, (rows,) + base.shape[1:])
 
+  # Every base-grid bandwidth bisection evaluates is k/1024 (k = 11..1024). With
+  # many rows, one table of their tap spectra beats recomputing taps per row.
+  dtype = base.real.dtype
+  table = None
+  if rows >= _TAPS_TABLE_MIN_ROWS:
+    table = jax.vmap(lambda s: _taps_spectrum(s, BASE_M, dtype))(
+        jnp.arange(1, _DYADIC + 1, dtype=dtype) / _DYADIC)
+
   def evaluate(sigma, candidates):
     _, t = grid_sizes(sigma)
-    value = jax.vmap(functools.partial(_smece_from_spectrum, m=BASE_M,
-                                       t_capacity=BASE_T_CAPACITY))(base, sigma, t)
+    taps = None
+    if table is not None:
+      taps = table[jnp.clip(jnp.round(sigma * _DYADIC).astype(jnp.int32) - 1, 0, _DYADIC - 1)]
+    fn = functools.partial(_smece_from_spectrum, m=BASE_M, t_capacity=BASE_T_CAPACITY)
+    value = jax.vmap(fn)(base, sigma, t, taps)
     for s in candidates:  # static small bandwidths this step may evaluate
       m, t_s = grid_sizes(s)
       hit = sigma == s
@@ -191,22 +211,30 @@ def _bisect(f, r, w, full_weight_endpoints):
         spec = _rows_spectrum(f, r, w, m, full_weight_endpoints)
         spec = jnp.broadcast_to(spec, (rows,) + spec.shape[1:])
         fn = functools.partial(_smece_from_spectrum, m=m, t_capacity=t_s)
-        return jax.vmap(fn, in_axes=(0, 0, None))(spec, sigma, t_s)
+        return jax.vmap(fn, in_axes=(0, 0, None, None))(spec, sigma, t_s, None)
 
       value = jnp.where(hit, jax.lax.cond(jnp.any(hit), compute, lambda: value), value)
     return value
 
-  dtype = base.real.dtype
   one = jnp.ones((rows,), dtype)
   at_one = evaluate(one, ())
   accept_one = at_one > 1.0  # P(1): `1 < eps` is False, so P(1) is `1 < smECE_1`.
-  lo, hi, value_lo = one, jnp.zeros_like(one), at_one
-  for step in range(BISECTION_STEPS):  # unrolled: each step has its own static candidates
+
+  def step(carry, candidates=()):
+    lo, hi, value_lo = carry
     mid = (lo + hi) / 2
     tiny = mid < SIGMA_EPS
-    value = evaluate(jnp.where(tiny, one, mid), _CANDIDATES.get(step, ()))
+    value = evaluate(jnp.where(tiny, one, mid), candidates)
     ok = tiny | (mid < value)
-    lo, hi, value_lo = jnp.where(ok, lo, mid), jnp.where(ok, mid, hi), jnp.where(ok, value_lo, value)
+    return jnp.where(ok, lo, mid), jnp.where(ok, mid, hi), jnp.where(ok, value_lo, value)
+
+  # Steps before the first small-sigma candidate share one compiled body; the
+  # later ones are unrolled, each with its own static candidates.
+  first = min(_CANDIDATES)
+  carry = jax.lax.fori_loop(0, first, lambda _, c: step(c), (one, jnp.zeros_like(one), at_one))
+  for j in range(first, BISECTION_STEPS):
+    carry = step(carry, _CANDIDATES.get(j, ()))
+  lo, _, value_lo = carry
   return jnp.where(accept_one, at_one, value_lo), jnp.where(accept_one, one, lo)
 
 

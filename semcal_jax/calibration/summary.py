@@ -38,20 +38,26 @@ def _all_metrics(f, y, w, *, n_bins, full_weight_endpoints):
   }
 
 
+@functools.lru_cache(maxsize=None)
+def _metrics_fn(n_bins: int, full_weight_endpoints: bool):
+  """One function object per setting, so that jit caches hit across calls."""
+  return functools.partial(_all_metrics, n_bins=n_bins, full_weight_endpoints=full_weight_endpoints)
+
+
 def calibration_metrics(f, y, *, weights=None, n_bins: int = 15, n_bootstrap: int = 1000,
-                        seed: int = 0, confidence: float = 0.95,
+                        seed: int = 0, confidence: float = 0.95, ci_method: str = "percentile",
                         full_weight_endpoints: bool = False) -> dict:
   """Accuracy, mean confidence, over-confidence, smECE (+ sigma*), ECE (uniform and
   equal-mass), Brier and AUROC of `(f, y)`, each with a `<name>_ci` [low, high]
-  percentile bootstrap interval from `n_bootstrap` resamples (0 = no intervals)."""
+  bootstrap interval (`ci_method`, see `resampling.bootstrap`) from `n_bootstrap`
+  resamples (0 = no intervals)."""
   f, y = validation.check_binary_pair(f, y)
   validation.check_positive_int("n_bins", n_bins)
-  fn = functools.partial(_all_metrics, n_bins=n_bins,
-                         full_weight_endpoints=bool(full_weight_endpoints))
+  fn = _metrics_fn(n_bins, bool(full_weight_endpoints))
   out = {"n": int(np.asarray(f).shape[0])}
   if n_bootstrap:
     iv = bootstrap_lib.bootstrap(fn, f, y, weights=weights, n_resamples=n_bootstrap, seed=seed,
-                                 confidence=confidence)
+                                 confidence=confidence, method=ci_method)
     for k, v in iv.estimate.items():
       out[k] = float(v)
       if k != "sigma":
@@ -59,7 +65,7 @@ def calibration_metrics(f, y, *, weights=None, n_bins: int = 15, n_bootstrap: in
   else:
     fj = jnp.asarray(f)
     w = jnp.ones_like(fj) if weights is None else jnp.asarray(weights, fj.dtype)
-    for k, v in jax.jit(fn)(fj, jnp.asarray(y).astype(fj.dtype), w).items():
+    for k, v in bootstrap_lib.compiled(fn)[0](fj, jnp.asarray(y).astype(fj.dtype), w).items():
       out[k] = float(v)
   return out
 

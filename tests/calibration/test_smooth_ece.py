@@ -69,8 +69,9 @@ def test_smece_sigma_matches_relplot(seed, n, sigma):
   assert abs(float(smooth_ece.smece_sigma(f, y, sigma)) - ref) <= 1e-9
 
 
-def test_vmap_runs_one_batched_bisection_with_identical_results():
-  rows = [_dataset(s, 1000) for s in range(6)]
+@pytest.mark.parametrize("count", [6, 70])  # 70 rows use the table of tap spectra
+def test_vmap_runs_one_batched_bisection_with_identical_results(count):
+  rows = [_dataset(s, 1000) for s in range(count)]
   f = jnp.stack([r[0] for r in rows])
   y = jnp.stack([r[1] for r in rows])
   batched = jax.vmap(lambda a, b: smooth_ece.smece_impl(a, b, jnp.ones_like(a)))(f, y)
