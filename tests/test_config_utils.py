@@ -9,7 +9,7 @@ import pytest
 
 from semcal_jax import config_utils
 
-from conftest import REPO
+from tests.conftest import REPO
 
 CONFIG = textwrap.dedent("""
     import ml_collections

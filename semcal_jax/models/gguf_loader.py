@@ -12,13 +12,14 @@ presented under Hugging Face names in HF layout, undoing llama.cpp's changes
 
 from __future__ import annotations
 
+import mmap
 import os
 import pathlib
 import re
-from typing import Any
 
 import numpy as np
 
+from semcal_jax.models import gguf_metadata
 from semcal_jax.models.config import ModelConfig
 
 # GGUF tensor name -> HF tensor name ({i} = layer).
@@ -49,32 +50,6 @@ class GGUFError(ValueError):
   """The file is not a usable GGUF model; the message says why."""
 
 
-def open_reader(path: str | os.PathLike):
-  import gguf  # pylint: disable=g-import-not-at-top
-  path = pathlib.Path(path)
-  if not path.is_file():
-    raise FileNotFoundError(f"GGUF file not found: {path}")
-  try:
-    return gguf.GGUFReader(os.fspath(path))
-  except (ValueError, OSError) as e:
-    raise GGUFError(f"{path}: not a readable GGUF file ({e})") from None
-
-
-def scalar_metadata(reader) -> dict[str, Any]:
-  """Scalar and string metadata (arrays other than small ones are skipped)."""
-  out = {}
-  for key, field in reader.fields.items():
-    if key.startswith("tokenizer.ggml.") and key not in (
-        "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.bos_token_id",
-        "tokenizer.ggml.eos_token_id", "tokenizer.ggml.add_bos_token"):
-      continue
-    try:
-      out[key] = field.contents()
-    except Exception:  # pylint: disable=broad-except  # exotic field types are not needed
-      continue
-  return out
-
-
 def hf_name(gguf_name: str, arch: str) -> str | None:
   """HF name of a GGUF tensor, or None if it is not one the model uses."""
   m = _BLOCK.match(gguf_name)
@@ -98,30 +73,57 @@ def _unpermute(w: np.ndarray, n_head: int) -> np.ndarray:
 
 
 class GGUFTensors:
-  """HF-named, HF-layout float32 tensors of a GGUF file, dequantised on demand."""
+  """HF-named, HF-layout float32 tensors of a GGUF file, dequantised on demand
+  from a read-only memory map."""
 
-  def __init__(self, reader, cfg: ModelConfig, arch: str):
-    self.reader = reader
+  def __init__(self, path: pathlib.Path, infos, cfg: ModelConfig, arch: str):
+    self.path = path
     self.cfg = cfg
     self.arch = arch
+    with open(path, "rb") as fh:
+      self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     self.by_hf = {}
-    unknown = []
-    for t in reader.tensors:
-      name = hf_name(t.name, arch)
+    self.unknown = []
+    for info in infos:
+      name = hf_name(info.name, arch)
       if name is None:
-        unknown.append(t.name)
+        self.unknown.append(info.name)
       else:
-        self.by_hf[name] = t
-    self.unknown = unknown
+        self.by_hf[name] = info
 
   def names(self):
     return list(self.by_hf) + [f"gguf:{n}" for n in self.unknown]
 
+  def shape(self, name: str) -> tuple[int, ...]:
+    return self.by_hf[name].shape
+
+  def _raw(self, info, first_row: int = 0, rows: int | None = None) -> np.ndarray:
+    """The tensor's bytes as `[rows, bytes per row]` uint8 (a view of the map)."""
+    total_rows = int(np.prod(info.shape[:-1], dtype=np.int64)) if len(info.shape) > 1 else 1
+    row_bytes = info.nbytes // total_rows
+    rows = total_rows - first_row if rows is None else min(rows, total_rows - first_row)
+    return np.frombuffer(self._map, np.uint8, count=rows * row_bytes,
+                         offset=info.offset + first_row * row_bytes).reshape(rows, row_bytes)
+
+  def row_chunks(self, name: str, max_elements: int = 1 << 24):
+    """Yields `(first_row, rows)` of a 2-D tensor, dequantised a block of rows at a time
+    (quantisation blocks never cross rows), so large tensors are never whole on host."""
+    import gguf  # pylint: disable=g-import-not-at-top
+    info = self.by_hf[name]
+    rows, cols = info.shape
+    step = max(1, max_elements // cols)
+    for start in range(0, rows, step):
+      part = gguf.quants.dequantize(self._raw(info, start, step), info.qtype)
+      yield start, self._fix(name, np.asarray(part, np.float32).reshape(-1, cols))
+
   def __call__(self, name: str) -> np.ndarray:
     import gguf  # pylint: disable=g-import-not-at-top
-    t = self.by_hf[name]
-    shape = tuple(int(d) for d in reversed(t.shape))  # ggml lists the fastest dim first
-    w = np.asarray(gguf.quants.dequantize(t.data, t.tensor_type), np.float32).reshape(shape)
+    info = self.by_hf[name]
+    w = np.asarray(gguf.quants.dequantize(self._raw(info), info.qtype), np.float32)
+    return self._fix(name, w.reshape(info.shape))
+
+  def _fix(self, name: str, w: np.ndarray) -> np.ndarray:
+    """Undoes llama.cpp's layout changes (whole tensors; norms and q/k are small)."""
     if self.arch in _PERMUTED_ARCHS:
       if name.endswith("q_proj.weight") or name.endswith("q_proj.bias"):
         w = _unpermute(w, self.cfg.num_heads)
@@ -134,12 +136,14 @@ class GGUFTensors:
 
 def read(path: str | os.PathLike):
   """`(ModelConfig, GGUFTensors, metadata)` of a GGUF file (no weights read yet)."""
-  reader = open_reader(path)
-  meta = scalar_metadata(reader)
+  path = pathlib.Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f"GGUF file not found: {path}")
+  meta, infos = gguf_metadata.read_header(path)
   arch = meta.get("general.architecture")
-  names = [t.name for t in reader.tensors]
-  embed = next((t for t in reader.tensors if t.name == "token_embd.weight"), None)
+  names = [t.name for t in infos]
+  embed = next((t for t in infos if t.name == "token_embd.weight"), None)
   if embed is not None and f"{arch}.vocab_size" not in meta:
-    meta[f"{arch}.vocab_size"] = int(embed.shape[1])  # ggml order: [D, V]
+    meta[f"{arch}.vocab_size"] = int(embed.shape[0])
   cfg = ModelConfig.from_gguf(meta, tensor_names=names)
-  return cfg, GGUFTensors(reader, cfg, arch), meta
+  return cfg, GGUFTensors(path, infos, cfg, arch), meta

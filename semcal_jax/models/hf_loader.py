@@ -86,12 +86,29 @@ class SafetensorsTensors:
   def names(self):
     return list(self.files)
 
-  def __call__(self, name: str) -> np.ndarray:
+  def _handle(self, name: str):
     from safetensors import safe_open  # pylint: disable=g-import-not-at-top
     original, filename = self.files[name]
     if filename not in self._open:
       self._open[filename] = safe_open(self._local(filename), framework="flax")
-    return np.asarray(self._open[filename].get_tensor(original))
+    return self._open[filename], original
+
+  def shape(self, name: str) -> tuple[int, ...]:
+    fh, original = self._handle(name)
+    return tuple(fh.get_slice(original).get_shape())
+
+  def row_chunks(self, name: str, max_elements: int = 1 << 24):
+    """Yields `(first_row, rows)` of a 2-D tensor, a block of rows at a time."""
+    fh, original = self._handle(name)
+    rows, cols = self.shape(name)
+    step = max(1, max_elements // cols)
+    sl = fh.get_slice(original)
+    for start in range(0, rows, step):
+      yield start, np.asarray(sl[start:min(start + step, rows)])
+
+  def __call__(self, name: str) -> np.ndarray:
+    fh, original = self._handle(name)
+    return np.asarray(fh.get_tensor(original))
 
 
 def read(folder: str | os.PathLike):

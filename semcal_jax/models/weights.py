@@ -147,7 +147,8 @@ def fill_model(cfg: ModelConfig, get_tensor: Callable[[str], np.ndarray], availa
   values = {}
   for path, var in leaves.items():
     entry = by_path[path]
-    shape, target = var.value.shape, sharding_lib.sharding_for(path, var.value.shape, mesh, fsdp)
+    shape = var.get_value().shape
+    target = sharding_lib.sharding_for(path, shape, mesh, fsdp)
     if entry.stacked:
       arr = jax.jit(lambda: jnp.zeros(shape, dtype), out_shardings=target)()
       for i in range(cfg.num_layers):
@@ -155,6 +156,8 @@ def fill_model(cfg: ModelConfig, get_tensor: Callable[[str], np.ndarray], availa
         arr = _set_layer_donated(arr, _fetch(get_tensor, entry, name, shape[1:]), i)
         if progress:
           progress(name)
+    elif entry.transform in (_ID, _T) and hasattr(get_tensor, "row_chunks") and len(shape) == 2:
+      arr = _stream_matrix(get_tensor, entry, shape, dtype, target)
     else:
       host = _fetch(get_tensor, entry, entry.hf_name, shape)
       arr = jax.device_put(host.astype(jnp.dtype(dtype)), target)
@@ -163,9 +166,33 @@ def fill_model(cfg: ModelConfig, get_tensor: Callable[[str], np.ndarray], availa
         progress(entry.hf_name)
     values[path] = arr
   for path, var in leaves.items():
-    var.value = values[path]
+    var.set_value(values[path])
   graphdef, state = nnx.split(model)
   return nnx.merge(graphdef, state)
+
+
+def _set_rows(full, rows, start, axis):
+  return jax.lax.dynamic_update_slice_in_dim(full, rows.astype(full.dtype), start, axis)
+
+
+_set_rows_donated = jax.jit(_set_rows, donate_argnums=0, static_argnums=3)
+
+
+def _stream_matrix(tensors, entry: Entry, shape, dtype, target):
+  """Fills a 2-D parameter (embedding, LM head) block by block, so that neither the
+  whole float32 tensor nor a second copy of it is ever on the host."""
+  name = entry.hf_name
+  src_shape = tuple(tensors.shape(name))
+  want = shape if entry.transform is _ID else shape[::-1]
+  if src_shape != tuple(want):
+    raise WeightsError(f"tensor {name}: shape {src_shape} does not match the config "
+                       f"(expected {tuple(want)})")
+  arr = jax.jit(lambda: jnp.zeros(shape, dtype), out_shardings=target)()
+  axis = 0 if entry.transform is _ID else 1
+  for start, rows in tensors.row_chunks(name):
+    block = rows if axis == 0 else rows.T
+    arr = _set_rows_donated(arr, jnp.asarray(block, dtype), start, axis)
+  return arr
 
 
 def _fetch(get_tensor, entry: Entry, name: str, shape) -> np.ndarray:
