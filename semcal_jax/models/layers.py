@@ -9,6 +9,8 @@ float32 whatever the parameter dtype; the rest runs in the parameter dtype.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import jax
@@ -19,6 +21,60 @@ from semcal_jax.models.config import ModelConfig, RopeConfig
 
 _INIT = nnx.initializers.normal(0.02)
 NEG_INF = -2.3819763e38  # large finite negative, as in gemma/transformers masks
+
+
+# Row-chunk size of batch-invariant matmuls (None = plain matmuls). Read at trace time.
+_ROW_CHUNK: contextvars.ContextVar[int | None] = contextvars.ContextVar("row_chunk", default=None)
+
+
+@contextlib.contextmanager
+def batch_invariant(row_chunk: int | None):
+  """Within this context (at trace time), every projection multiplies rows in
+  chunks of exactly `row_chunk`, so a row's result never depends on how many
+  other rows share the batch or the device. CPU and accelerator GEMM kernels
+  pick their blocking from the matrix shape, which otherwise changes the
+  floating-point summation order (and so the sampled tokens) with the batch."""
+  token = _ROW_CHUNK.set(row_chunk)
+  try:
+    yield
+  finally:
+    _ROW_CHUNK.reset(token)
+
+
+def dense(x, w):
+  """`x [..., D] @ w [D, ...] -> [..., ...]`, batch-invariant inside `batch_invariant`."""
+  lead, d = x.shape[:-1], x.shape[-1]
+  out_shape = w.shape[1:]
+  w2 = w.reshape(d, -1)
+  chunk = _ROW_CHUNK.get()
+  rows = x.reshape(-1, d)
+  if chunk is None:
+    out = rows @ w2
+  else:
+    n = rows.shape[0]
+    padded = jnp.pad(rows, ((0, (-n) % chunk), (0, 0)))
+    out = jax.lax.map(lambda c: c @ w2, padded.reshape(-1, chunk, d)).reshape(-1, w2.shape[1])[:n]
+  return out.reshape(lead + out_shape)
+
+
+def rowwise(fn, *xs):
+  """`fn` applied to rows: `xs` share leading dims `[...]`; `fn` maps `[C, *trail]`
+  arrays to `[C, *out]`. Inside `batch_invariant` the rows go through `fn` in
+  blocks of exactly the chunk size (XLA's reductions, like its GEMMs, pick
+  their vectorisation from the shape), outside it `fn` sees all rows at once."""
+  chunk = _ROW_CHUNK.get()
+  lead = xs[0].shape[:-1] if xs[0].ndim else ()
+  flat = [x.reshape((-1,) + x.shape[len(lead):]) for x in xs]
+  n = flat[0].shape[0]
+  if chunk is None:
+    out = fn(*flat)
+  else:
+    pad = (-n) % chunk
+    blocks = [jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(
+        (-1, chunk) + x.shape[1:]) for x in flat]
+    out = jax.tree.map(lambda o: o.reshape((-1,) + o.shape[2:])[:n],
+                       jax.lax.map(lambda b: fn(*b), blocks))
+  return jax.tree.map(lambda o: o.reshape(lead + o.shape[1:]), out)
 
 
 def _param(rngs, shape, dtype, init=_INIT):
@@ -33,10 +89,12 @@ class RMSNorm(nnx.Module):
     self.eps = eps
     self.offset = offset
 
+  def _normalize(self, x):
+    return x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + self.eps)
+
   def __call__(self, x):
     dtype = x.dtype
-    x = x.astype(jnp.float32)
-    x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + self.eps)
+    x = rowwise(self._normalize, x.astype(jnp.float32))
     scale = self.scale[...].astype(jnp.float32) + self.offset
     if self.offset:  # gemma: (x * (1 + w)).type_as(x)
       return (x * scale).astype(dtype)
@@ -98,7 +156,8 @@ class Attention(nnx.Module):
     self.scale = cfg.attn_scale
     self.groups = h // k
 
-  def __call__(self, x, positions, inv_freq, window, cache_k, cache_v, k_pos, slot):
+  def __call__(self, x, positions, inv_freq, window, cache_k, cache_v, k_pos, slot,
+               prefix=None):
     """One attention layer over `T` new tokens written into the cache at `slot`.
 
     Args:
@@ -108,13 +167,15 @@ class Attention(nnx.Module):
       cache_k, cache_v: `[B, S, K, Dh]` this layer's cache.
       k_pos: `[B, S]` position of each cache slot after the write (-1 = empty).
       slot: int32 scalar, first cache slot written.
+      prefix: optional `(pk, pv, ppos)` = `[P, Sp, K, Dh]` x2 and `[P, Sp]`, a
+        read-only cache shared by groups of `B // P` consecutive rows (the
+        prompt of M samples): attended to as if it preceded each row's cache,
+        without being repeated M times.
 
     Returns:
       `(out [B, T, D], cache_k, cache_v)`.
     """
-    q = jnp.einsum("btd,dhk->bthk", x, self.q[...])
-    k = jnp.einsum("btd,dnk->btnk", x, self.k[...])
-    v = jnp.einsum("btd,dnk->btnk", x, self.v[...])
+    q, k, v = dense(x, self.q[...]), dense(x, self.k[...]), dense(x, self.v[...])
     if self.qkv_bias:
       q, k, v = q + self.q_bias[...], k + self.k_bias[...], v + self.v_bias[...]
     if self.qk_norm:
@@ -128,13 +189,36 @@ class Attention(nnx.Module):
     kv = cache_k.shape[2]
     qg = q.reshape(b, t, kv, self.groups, dh)
     logits = jnp.einsum("btkgd,bskd->bkgts", qg, cache_k.astype(q.dtype)).astype(jnp.float32)
-    logits = logits * self.scale
-    qp, kp = positions[:, :, None], k_pos[:, None, :]  # [B, T, 1], [B, 1, S]
-    mask = (kp >= 0) & (kp <= qp) & ((window <= 0) | (qp - kp < window))
-    logits = jnp.where(mask[:, None, None], logits, NEG_INF)
-    probs = jax.nn.softmax(logits, axis=-1).astype(q.dtype)
-    out = jnp.einsum("bkgts,bskd->btkgd", probs, cache_v.astype(q.dtype)).reshape(b, t, h, dh)
-    return jnp.einsum("bthk,hkd->btd", out, self.o[...]), cache_k, cache_v
+    logits = jnp.where(_mask(positions, k_pos, window)[:, None, None], logits * self.scale,
+                       NEG_INF)
+    if prefix is None:
+      probs = rowwise(_softmax, logits).astype(q.dtype)
+      out = jnp.einsum("bkgts,bskd->btkgd", probs, cache_v.astype(q.dtype))
+    else:
+      pk, pv, ppos = prefix
+      groups = pk.shape[0]
+      qp = qg.reshape(groups, b // groups, t, kv, self.groups, dh)
+      plog = jnp.einsum("pmtkgd,pskd->pmkgts", qp, pk.astype(q.dtype)).astype(jnp.float32)
+      pmask = _mask(positions.reshape(groups, b // groups, t), ppos[:, None], window)
+      plog = jnp.where(pmask[:, :, None, None], plog * self.scale, NEG_INF)
+      plog = plog.reshape(b, kv, self.groups, t, -1)
+      probs = rowwise(_softmax, jnp.concatenate([plog, logits], axis=-1)).astype(q.dtype)
+      sp = pk.shape[1]
+      pp = probs[..., :sp].reshape(groups, b // groups, kv, self.groups, t, sp)
+      out = (jnp.einsum("pmkgts,pskd->pmtkgd", pp, pv.astype(q.dtype)).reshape(
+          b, t, kv, self.groups, dh)
+             + jnp.einsum("bkgts,bskd->btkgd", probs[..., sp:], cache_v.astype(q.dtype)))
+    return dense(out.reshape(b, t, h * dh), self.o[...].reshape(h * dh, -1)), cache_k, cache_v
+
+
+def _softmax(x):
+  return jax.nn.softmax(x, axis=-1)
+
+
+def _mask(q_pos, k_pos, window):
+  """Causal, valid-key and sliding-window mask `[..., T, S]` from `[..., T]`, `[..., S]`."""
+  qp, kp = q_pos[..., :, None], k_pos[..., None, :]
+  return (kp >= 0) & (kp <= qp) & ((window <= 0) | (qp - kp < window))
 
 
 class MLP(nnx.Module):
@@ -148,12 +232,12 @@ class MLP(nnx.Module):
     self.activation = cfg.activation
 
   def __call__(self, x):
-    gate = x @ self.gate[...]
+    gate = dense(x, self.gate[...])
     if self.activation == "silu":
       gate = jax.nn.silu(gate)
     else:
       gate = jax.nn.gelu(gate, approximate=True)
-    return (gate * (x @ self.up[...])) @ self.down[...]
+    return dense(gate * dense(x, self.up[...]), self.down[...])
 
 
 class Block(nnx.Module):
@@ -171,9 +255,10 @@ class Block(nnx.Module):
       self.post_mlp_norm = RMSNorm(d, **norm)
     self.sandwich = cfg.sandwich_norm
 
-  def __call__(self, x, positions, inv_freq, window, cache_k, cache_v, k_pos, slot):
+  def __call__(self, x, positions, inv_freq, window, cache_k, cache_v, k_pos, slot,
+               prefix=None):
     h, cache_k, cache_v = self.attn(self.input_norm(x), positions, inv_freq, window, cache_k,
-                                    cache_v, k_pos, slot)
+                                    cache_v, k_pos, slot, prefix)
     if self.sandwich:
       h = self.post_attn_norm(h)
     x = x + h

@@ -83,13 +83,15 @@ class Transformer(nnx.Module):
     scale = self.config.embed_scale
     return x * jnp.asarray(scale, x.dtype) if scale != 1.0 else x
 
-  def hidden_states(self, tokens, positions, cache: KVCache, slot):
+  def hidden_states(self, tokens, positions, cache: KVCache, slot, prefix: KVCache | None = None):
     """Runs all layers; returns `(h [B, T, D] after the final norm, new cache)`.
 
     Args:
       tokens: `[B, T]` int32; positions: `[B, T]` int32 (-1 = padding).
       cache: KVCache with S >= slot + T slots.
       slot: int32 scalar, cache slot of `tokens[:, 0]`.
+      prefix: optional read-only KVCache of P rows (`B % P == 0`) shared by
+        consecutive groups of `B // P` rows, e.g. one prompt and its M samples.
     """
     x = self.embed_tokens(tokens)
     k_pos = jax.lax.dynamic_update_slice_in_dim(cache.positions, positions.astype(jnp.int32),
@@ -98,18 +100,20 @@ class Transformer(nnx.Module):
     graphdef, state = nnx.split(self.blocks)
 
     def body(h, xs):
-      layer_state, inv, win, ck, cv = xs
+      layer_state, inv, win, ck, cv, pk, pv = xs
       block = nnx.merge(graphdef, layer_state)
-      h, ck, cv = block(h, positions, inv, win, ck, cv, k_pos, slot)
+      shared = None if prefix is None else (pk, pv, prefix.positions)
+      h, ck, cv = block(h, positions, inv, win, ck, cv, k_pos, slot, shared)
       return h, (ck, cv)
 
-    x, (ck, cv) = jax.lax.scan(body, x, (state, inv_freq, window, cache.k, cache.v))
+    pk, pv = (None, None) if prefix is None else (prefix.k, prefix.v)
+    x, (ck, cv) = jax.lax.scan(body, x, (state, inv_freq, window, cache.k, cache.v, pk, pv))
     return self.final_norm(x), KVCache(ck, cv, k_pos)
 
   def logits_from_hidden(self, h):
     """`[..., D] -> [..., V]`, in float32."""
     head = self.embed[...].T if self.config.tie_embeddings else self.lm_head[...]
-    return (h @ head).astype(jnp.float32)
+    return layers.dense(h, head).astype(jnp.float32)
 
   def __call__(self, tokens, positions=None):
     """Full-sequence forward (training, scoring): `tokens [B, T] -> logits [B, T, V]`.
@@ -123,12 +127,13 @@ class Transformer(nnx.Module):
     h, _ = self.hidden_states(tokens, positions, cache, 0)
     return self.logits_from_hidden(h)
 
-  def step(self, tokens, positions, cache: KVCache, slot):
+  def step(self, tokens, positions, cache: KVCache, slot, prefix: KVCache | None = None):
     """Sampling forward: writes `tokens [B, T]` at `slot`; returns `(logits [B, T, V], cache)`.
 
-    Prefill is a step with the whole (padded) prompt; decoding is a step with T = 1.
+    Prefill is a step with the whole (padded) prompt; decoding is a step with T = 1,
+    optionally attending to a shared `prefix` cache (see `hidden_states`).
     """
-    h, cache = self.hidden_states(tokens, positions, cache, slot)
+    h, cache = self.hidden_states(tokens, positions, cache, slot, prefix)
     return self.logits_from_hidden(h), cache
 
 

@@ -70,3 +70,25 @@ def test_bfloat16_runs_close_to_float32(family):
   assert jax.tree.leaves(jax.tree.map(lambda x: x.dtype, bf16.embed))[0] == jnp.bfloat16
   assert np.isfinite(b).all()
   assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+
+
+def test_shared_prefix_equals_repeated_cache(family):
+  """Decoding M rows against one shared prompt cache equals repeating it M times."""
+  _, _, cfg, ours = family
+  rng = np.random.default_rng(4)
+  prompt = jnp.asarray(rng.integers(0, cfg.vocab_size, size=(2, 20)))
+  pos = jnp.broadcast_to(jnp.arange(20), (2, 20))
+  prefix = KVCache.empty(cfg, 2, 20, jnp.float32)
+  _, prefix = _step(ours, prompt, pos, prefix, 0)
+  m = 3
+  nxt = jnp.asarray(rng.integers(0, cfg.vocab_size, size=(2 * m, 1)))
+  npos = jnp.full((2 * m, 1), 20)
+  shared = _step_prefix(ours, nxt, npos, KVCache.empty(cfg, 2 * m, 4, jnp.float32), 0, prefix)[0]
+  full = KVCache.empty(cfg, 2, 24, jnp.float32)
+  _, full = _step(ours, prompt, pos, full, 0)
+  repeated = _step(ours, nxt, npos, full.repeat(m), 20)[0]
+  assert np.abs(np.asarray(shared) - np.asarray(repeated)).max() <= 1e-5
+
+
+_step_prefix = nnx.jit(lambda model, tokens, positions, cache, slot, prefix: model.step(
+    tokens, positions, cache, slot, prefix))
