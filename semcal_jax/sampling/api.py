@@ -1,9 +1,11 @@
 """`sample()`: M answers to each prompt, from text in to texts, ids and log-probs out.
 
-Host side of sampling: tokenise, group prompts by length bucket (powers of two,
-or configured buckets) into fixed-size batches (the last one padded with dummy
-prompts, so each bucket compiles once), place rows on the mesh's 'data' axis,
-run `decode.generate`, and turn the device arrays into texts cut at stop strings.
+Host side of sampling: tokenise, sort prompts by length into fixed-size batches
+(the last one padded with dummy prompts), pad each batch to the bucket of its
+longest prompt (powers of two, or configured buckets; one compilation per
+bucket), place rows on the mesh's 'data' axis, run `decode.prefill` and
+`decode.decode` (compacting finished rows away), and turn the device arrays
+into texts cut at stop strings.
 
 Multi-host (Cloud TPU pods): every host runs the same program on its own share
 of the questions (`host_share`) with a mesh of its local devices, after
@@ -144,20 +146,23 @@ def sample(loaded, prompts: Sequence[str | Sequence[int]], *, num_samples: int,
   segment = 4  # decode steps between checks for finished rows
   graphdef, state = nnx.split(loaded.model)
 
-  by_bucket: dict[int, list[int]] = {}
   for i, p in enumerate(ids):
     if len(p) + max_new_tokens > cfg.max_position_embeddings:
       raise ValueError(f"prompt {i}: {len(p)} tokens + max_new_tokens {max_new_tokens} exceed "
                        f"the model's {cfg.max_position_embeddings} positions")
-    by_bucket.setdefault(bucket_length(len(p), buckets), []).append(i)
+  # Batches of prompts of similar length (sorted), each padded to the bucket of its
+  # longest prompt; only the last batch is topped up with dummy prompts.
+  order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+  batches = []
+  for start in range(0, len(order), per_batch):
+    members = order[start:start + per_batch]
+    batches.append((bucket_length(max(len(ids[i]) for i in members), buckets), members))
 
   q, m, n = len(ids), num_samples, max_new_tokens
   out_tok = np.zeros((q, m, n), np.int32)
   out_lp = np.zeros((q, m, n), np.float32)
   out_len = np.zeros((q, m), np.int32)
   out_reason = np.zeros((q, m), np.int32)
-  batches = [(b, idx[i:i + per_batch]) for b, idx in sorted(by_bucket.items())
-             for i in range(0, len(idx), per_batch)]
   t_start, compile_s, generated = time.perf_counter(), 0.0, 0
   bar = tqdm(batches, desc="sampling", unit="batch", disable=not progress, leave=False)
   for width, members in bar:

@@ -74,15 +74,16 @@ def _top_p(x, top_p):
   return jnp.where(drop, -jnp.inf, x)
 
 
-def inverse_cdf(logits, u):
+def inverse_cdf(logits, u, probs=None):
   """Exact categorical draws from `softmax(logits) [R, V]` with uniforms `u [R, K]`:
-  K draws per row, `[R, K]` int32, sharing one CDF per row.
+  K draws per row, `[R, K]` int32, sharing one CDF per row. `probs` (unnormalised
+  is fine) may be passed instead of recomputing the softmax.
 
   Two levels: pick a block of `_BLOCK` tokens by its mass, then a token in it.
   """
   r, v = logits.shape
   pad = (-v) % _BLOCK
-  p = jax.nn.softmax(logits, axis=-1)
+  p = jax.nn.softmax(logits, axis=-1) if probs is None else probs
   p = jnp.pad(p, ((0, 0), (0, pad))).reshape(r, -1, _BLOCK)
   cum = jnp.cumsum(jnp.sum(p, axis=-1), axis=-1)  # [R, NB]
   target = u * cum[:, -1:]  # [R, K]
@@ -110,13 +111,17 @@ def next_tokens(logits, u, params: SamplingParams):
 def _next_tokens(logits, u, params: SamplingParams):
   logits = logits.astype(jnp.float32)
   temperature = params.temperature if params.temperature > 0 else 1.0
-  tempered = jax.nn.log_softmax(logits / temperature, axis=-1)
+  z = logits / temperature
+  top = jnp.max(z, axis=-1, keepdims=True)
+  e = jnp.exp(z - top)  # one exp pass serves the draw and the log-probabilities
+  log_norm = top + jnp.log(jnp.sum(e, axis=-1, keepdims=True))
   if params.greedy:
     token = jnp.broadcast_to(jnp.argmax(logits, axis=-1)[:, None], u.shape).astype(jnp.int32)
+  elif params.truncated:
+    token = inverse_cdf(truncate(logits, params), u)
   else:
-    token = inverse_cdf(truncate(logits, params) if params.truncated else logits /
-                        params.temperature, u)
-  return token, jnp.take_along_axis(tempered, token, axis=-1)
+    token = inverse_cdf(z, u, probs=e)
+  return token, jnp.take_along_axis(z, token, axis=-1) - log_norm
 
 
 def next_token(logits, u, params: SamplingParams):
