@@ -10,8 +10,9 @@ Pipeline position: models -> sampling -> **semantic (B)** -> calibration.
     sc = semcal_jax.calibration.semantic_confidence(batch.class_ids, matches=batch.matches)
 
 Built-in rules: `normalized` (SQuAD-normalised answer spans), `numeric`
-(canonical numbers), `math` (LaTeX answers compared with sympy). Register
-more with `register(name, obj_or_factory)`.
+(canonical numbers), `math` (LaTeX answers compared with sympy), `judge` (an
+LLM run through the project's sampler extracts the short answer, then
+`normalized` keys it). Register more with `register(name, obj_or_factory)`.
 """
 
 from semcal_jax.semantic.base import (STYLES, UNPARSED, CollapsingFunction, Extraction,
@@ -35,9 +36,15 @@ def _math(**options):
   return MathEquivalence(**options)
 
 
+def _judge(**options):
+  from semcal_jax.semantic.judge import JudgeCollapsing  # pylint: disable=g-import-not-at-top
+  return JudgeCollapsing(**options)
+
+
 register("normalized", _normalized)
 register("numeric", _numeric)
 register("math", _math)
+register("judge", _judge)
 
 __all__ = ["STYLES", "UNPARSED", "Collapsed", "CollapsingFunction", "Extraction",
            "FunctionCollapsing", "Grouping", "available", "collapse", "get", "register",

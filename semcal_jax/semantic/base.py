@@ -97,6 +97,15 @@ class CollapsingFunction:
         and cls.extract is CollapsingFunction.extract):
       raise TypeError(f"{cls.__name__}: override canonical(text, style) or extract(...)")
 
+  # ------------------------------------------------------------------ per batch
+
+  def prepare(self, responses: Sequence[str | None], style: str,
+              questions: Sequence[str | None] | None = None) -> None:
+    """Called by `collapse` with every response of a run before any is keyed, so
+    that rules with an expensive batched step (the LLM judge) can run it once.
+    The default does nothing."""
+    del responses, style, questions
+
   # ------------------------------------------------------------------ per text
 
   def extract(self, text: str | None, style: str = "concise", *,

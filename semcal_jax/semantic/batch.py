@@ -92,6 +92,9 @@ def collapse(fn: base.CollapsingFunction, responses: Sequence[Sequence[str | Non
   if q == 0:
     raise ValueError("responses: no questions")
   m = len(responses[0])
+  fn.prepare([r for row in responses for r in row], style,
+             None if questions is None else [qt for qt, row in zip(questions, responses)
+                                             for _ in row])
   ids = np.full((q, m), base.UNPARSED, np.int32)
   matches = np.zeros((q, m), bool)
   reference = np.full((q,), base.UNPARSED, np.int32)
