@@ -187,6 +187,8 @@ class _Null:
 def _explain_flag_error(argv: list[str], error: Exception) -> str:
   """One line naming the offending `--config...` argument."""
   spec = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+  if spec is not None and not os.path.isfile(split_spec(spec)[0]):
+    return f"error: config file not found: {split_spec(spec)[0]}"
   if spec is None:
     return f"error: {error}"
   try:
@@ -209,7 +211,13 @@ def run(main, argv: list[str] | None = None) -> None:
 
   def parser(args):
     try:
-      return flags.FLAGS(args)
+      rest = flags.FLAGS(args)
+      for name in ("config",):  # config files load lazily: surface their errors now
+        if name in flags.FLAGS and flags.FLAGS[name].present:
+          value = flags.FLAGS[name].value
+          if type(value).__name__ == "_ErrorConfig":  # raises on any attribute access
+            value.to_dict()
+      return rest
     except Exception as e:  # absl raises many types for bad flags/configs
       print(_explain_flag_error(list(args), e), file=sys.stderr)
       sys.exit(2)

@@ -11,6 +11,7 @@ only draws.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from typing import Sequence
 
@@ -181,9 +182,17 @@ def confidence_histogram(f, path: str | os.PathLike, *, bins: int = 21, title=No
 
 
 def save(fig, path: str | os.PathLike) -> None:
-  """Writes a figure atomically (temp file + rename) and closes it."""
+  """Writes a figure as PNG atomically (temp file + rename; gs:// through
+  etils.epath, whose object writes are whole) and closes it."""
   path = os.fspath(path)
-  tmp = f"{path}.tmp-{os.getpid()}.png"
-  fig.savefig(tmp, dpi=130, bbox_inches="tight")
+  buf = io.BytesIO()
+  fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
   plt.close(fig)
+  if "://" in path:
+    from etils import epath  # pylint: disable=g-import-not-at-top
+    epath.Path(path).write_bytes(buf.getvalue())
+    return
+  tmp = f"{path}.tmp-{os.getpid()}.png"
+  with open(tmp, "wb") as fh:
+    fh.write(buf.getvalue())
   os.replace(tmp, path)

@@ -37,7 +37,21 @@ def write_text_atomic(path, text: str) -> None:
 
 
 def write_json_atomic(path, obj: Any) -> None:
-  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+  """Writes strict JSON (NaN and infinities become null) atomically."""
+  write_text_atomic(path, json.dumps(finite(obj), indent=2, sort_keys=False,
+                                     default=_jsonable, allow_nan=False) + "\n")
+
+
+def finite(obj: Any) -> Any:
+  """`obj` with float NaN/inf replaced by None, recursively (strict JSON has no NaN)."""
+  import math  # pylint: disable=g-import-not-at-top
+  if isinstance(obj, float):
+    return obj if math.isfinite(obj) else None
+  if isinstance(obj, dict):
+    return {k: finite(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [finite(v) for v in obj]
+  return obj
 
 
 def _jsonable(x):

@@ -93,7 +93,8 @@ def sample(loaded, prompts: Sequence[str | Sequence[int]], *, num_samples: int,
            stop: Sequence[str] = (), stop_token_ids: Sequence[int] | None = None, seed: int = 0,
            mesh=None, question_ids: Sequence[Any] | None = None, max_rows: int = 256,
            add_bos: bool | None = None, buckets: Sequence[int] | None = None,
-           row_chunk: int | None = 64, progress: bool = True) -> SampleResult:
+           row_chunk: int | None = 64, batch_size: int | None = None,
+           progress: bool = True) -> SampleResult:
   """Samples `num_samples` continuations of every prompt.
 
   Args:
@@ -110,6 +111,9 @@ def sample(loaded, prompts: Sequence[str | Sequence[int]], *, num_samples: int,
     question_ids: stable id per prompt (ints or strings; default: its index),
       so that a sample does not depend on how prompts are batched.
     max_rows: rows (prompts x samples) per compiled batch.
+    batch_size: prompts per compiled batch (default: as many as `max_rows`
+      allows, at most all prompts). Fix it to reuse one compilation across calls
+      with different numbers of prompts (short batches are padded).
     add_bos: override the tokenizer's BOS rule for text prompts.
     buckets: prompt-length buckets (default powers of two).
     row_chunk: matmuls run on row blocks of exactly this size, so that samples
@@ -133,7 +137,8 @@ def sample(loaded, prompts: Sequence[str | Sequence[int]], *, num_samples: int,
     raise ValueError(f"question_ids: {len(qids)} ids for {len(ids)} prompts")
   mesh = mesh if mesh is not None else loaded.mesh
   data_size = mesh.shape["data"] if mesh is not None else 1
-  per_batch = min(max(1, max_rows // num_samples), len(prompts))
+  per_batch = max(1, max_rows // num_samples)
+  per_batch = min(per_batch, batch_size) if batch_size else min(per_batch, len(prompts))
   per_batch = -(-per_batch // data_size) * data_size  # whole prompts per device
   cfg = loaded.config
   stops = tuple(stop_token_ids if stop_token_ids is not None else (tok.stop_ids if tok else ()))

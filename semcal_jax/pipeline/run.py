@@ -1,0 +1,143 @@
+"""One calibration run: model -> data -> prompts -> samples -> B -> calibration -> report.
+
+    run_calibration(cfg, workdir)      # resumable: the same call continues a killed run
+
+Built only from the library's modules (`models.load`, `data.load_questions`,
+`data.prompts.Prompter`, `sampling.sample`, `semantic`, `calibration`). Samples
+are written per batch of questions to the workdir's store as they finish, so
+a run killed at any moment (kill -9 included) resumes without redoing a
+finished batch, and, the sampler being batch-invariant and keyed by (seed,
+question id, sample index), ends with exactly the samples and report of an
+uninterrupted run.
+
+Multi-host (TPU pods): call `jax.distributed.initialize()` first; each host
+loads the model on its local devices and samples questions `i` with
+`i % hosts == host`, writing its own part files; process 0 writes the report
+once every question is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import jax
+from tqdm import tqdm
+
+from semcal_jax import data as data_lib
+from semcal_jax import sampling
+from semcal_jax.config_utils import ConfigError
+from semcal_jax.pipeline import io as io_lib
+from semcal_jax.pipeline import report as report_lib
+from semcal_jax.pipeline import run_config
+from semcal_jax.pipeline.store import Store
+
+
+def load_questions(cfg):
+  builder, _, _ = run_config.dataset_info(cfg)
+  return data_lib.load_questions(builder, path=run_config.data_path(cfg),
+                                 split=cfg.data.split or None,
+                                 n_questions=cfg.data.n_questions or None, seed=cfg.data.seed)
+
+
+def _mesh(cfg):
+  from semcal_jax import models  # pylint: disable=g-import-not-at-top
+  devices = jax.local_devices()
+  if len(devices) == 1 and cfg.model.mesh_model == 1:
+    return None
+  if len(devices) % cfg.model.mesh_model:
+    raise ConfigError(f"config key 'model.mesh_model': {cfg.model.mesh_model} does not divide "
+                      f"the {len(devices)} local devices")
+  return models.make_mesh(model=cfg.model.mesh_model, devices=devices)
+
+
+def _records(questions, prompts, result, tokenizer) -> list[dict[str, Any]]:
+  out = []
+  for i, (q, p) in enumerate(zip(questions, prompts)):
+    out.append({
+        "id": q.id,
+        "question": q.question,
+        "references": list(q.answers),
+        "prompt": p.text,
+        "prompt_tokens": int(result.prompt_lengths[i]),
+        "texts": result.texts[i],
+        "finish_reasons": result.finish_reasons[i],
+        "token_ids": [t.tolist() for t in result.token_ids[i]],
+        "logprobs": [[round(float(x), 6) for x in lp] for lp in result.token_logprobs[i]],
+    })
+  return out
+
+
+def run_calibration(cfg, workdir: str, *, overwrite: bool = False,
+                    progress: bool = True) -> dict[str, Any] | None:
+  """Runs (or resumes) one calibration run; returns the report (process 0)."""
+  t_start = time.perf_counter()
+  run_config.validate(cfg)
+  workdir = io_lib.prepare_workdir(workdir)
+  store = Store(workdir)
+  if jax.process_index() == 0:
+    store.claim(cfg, overwrite=overwrite)
+  questions = load_questions(cfg)
+  if not questions:
+    raise ConfigError(f"config key 'data.name': {cfg.data.name} ({run_config.data_path(cfg)}) "
+                      "has no questions")
+  done = store.done_ids()
+  host, hosts = jax.process_index(), jax.process_count()
+  todo = [q for i, q in enumerate(questions) if i % hosts == host and q.id not in done]
+  logging.info("%d questions, %d stored, %d to sample on host %d", len(questions), len(done),
+               len(todo), host)
+  if todo:
+    _sample_all(cfg, store, todo, host, progress)
+  if hosts > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices("semcal-samples-done")
+  if host != 0:
+    return None
+  records, stats = store.read()
+  missing = [q.id for q in questions if q.id not in records]
+  if missing:
+    raise RuntimeError(f"{len(missing)} questions have no samples (e.g. {missing[:3]}); run "
+                       "the same command again to sample them")
+  ordered = [records[q.id] for q in questions]
+  report, rows = report_lib.build(cfg, ordered, stats,
+                                  wall_seconds=time.perf_counter() - t_start)
+  report_lib.write(workdir, cfg, report, rows)
+  return report
+
+
+def _sample_all(cfg, store: Store, todo, host: int, progress: bool) -> None:
+  from semcal_jax import models  # pylint: disable=g-import-not-at-top
+  loaded = models.load(cfg.model.spec, dtype=cfg.model.dtype, mesh=_mesh(cfg),
+                       progress=progress)
+  prompter = data_lib.prompts.Prompter(
+      cfg.prompts, dataset=run_config.dataset_info(cfg)[0],
+      apply_chat_template=loaded.tokenizer.apply_chat_template)
+  s = cfg.sampling
+  # One part file per compiled batch: max_rows // num_samples questions (the last
+  # batch is padded by the sampler, so every batch reuses one compilation).
+  per_batch = max(1, s.max_rows // s.num_samples)
+  kwargs = dict(num_samples=s.num_samples, max_new_tokens=run_config.max_new_tokens(cfg),
+                temperature=s.temperature, top_k=s.top_k or None,
+                top_p=s.top_p if s.top_p < 1 else None, stop=run_config.stop_strings(cfg),
+                seed=s.seed, max_rows=s.max_rows, row_chunk=s.row_chunk or None,
+                batch_size=per_batch, progress=False)
+  total = tokens = 0
+  seconds = 0.0
+  bar = tqdm(total=len(todo), desc=f"sampling {cfg.model.spec}", unit="q", disable=not progress)
+  for start in range(0, len(todo), per_batch):
+    batch = todo[start:start + per_batch]
+    prompts = [prompter.render(q) for q in batch]
+    result = sampling.sample(loaded, [p.text for p in prompts],
+                             question_ids=[q.id for q in batch], **kwargs)
+    stats = {"generated_tokens": int(result.lengths.sum()),
+             "seconds": result.stats["wall_seconds"],
+             "compile_seconds": result.stats["compile_seconds"], "questions": len(batch)}
+    store.write_part(host, _records(batch, prompts, result, loaded.tokenizer), stats)
+    total += len(batch)
+    tokens += stats["generated_tokens"]
+    seconds += stats["seconds"]
+    bar.update(len(batch))
+    bar.set_postfix(tok_s=f"{tokens / max(seconds, 1e-9):.0f}")
+  bar.close()
+

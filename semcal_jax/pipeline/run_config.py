@@ -1,0 +1,192 @@
+"""The calibration run's config: defaults, validation, and what fixes its samples.
+
+A run is `model x data set x prompt style x sampling settings`. `default_config()`
+gives every field; config files in `configs/` start from it. `validate` checks
+a config before anything heavy happens and raises `config_utils.ConfigError`
+with one line naming the bad key. `fingerprint` is the part of the config that
+determines the samples (model, data, prompts, sampling); a workdir refuses a
+config whose fingerprint differs from the one it was started with. Batch sizes
+are not part of it: the sampler is batch-invariant, so a run may resume with
+other batch sizes and still give the same samples.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pathlib
+
+import ml_collections
+
+from semcal_jax.config_utils import ConfigError
+from semcal_jax.data import prompts as prompts_lib
+
+# Data set names accepted in configs -> (builder name, folder under ../shared/data,
+# default collapsing function).
+DATASETS = {
+    "triviaqa": ("trivia_qa", "triviaqa", "normalized"),
+    "trivia_qa": ("trivia_qa", "triviaqa", "normalized"),
+    "gsm8k": ("gsm8k", "gsm8k", "numeric"),
+    "svamp": ("svamp", "svamp", "numeric"),
+    "math": ("math", "math", "math"),
+    "nq_open": ("nq_open", "nq_open", "normalized"),
+    "simple_qa": ("simple_qa", "simple_qa", "normalized"),
+    "simpleqa": ("simple_qa", "simple_qa", "normalized"),
+    "openmathinstruct2": ("openmathinstruct2", "openmathinstruct2", "math"),
+}
+RULES = ("", "normalized", "numeric", "math", "judge")
+ESTIMATORS = ("plurality", "heldout")
+UNPARSED = ("class", "exclude")
+DTYPES = ("float32", "bfloat16")
+# Fields that do not change the samples (excluded from the fingerprint).
+_NOT_FINGERPRINTED = {"sampling": ("max_rows",)}
+
+
+def shared_data_dir() -> str:
+  """`../shared/data` next to the repository (overridable: $SEMCAL_SHARED_DATA)."""
+  env = os.environ.get("SEMCAL_SHARED_DATA")
+  if env:
+    return env
+  return os.fspath(pathlib.Path(__file__).resolve().parents[3] / "shared" / "data")
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Every field of a calibration run, with defaults."""
+  c = ml_collections.ConfigDict()
+  c.model = ml_collections.ConfigDict({
+      "spec": "gemma-3-270m",  # named model, HF folder, .gguf file (local or gs://)
+      "dtype": "float32",
+      "mesh_model": 1,  # tensor-parallel devices; data parallel over the rest
+  })
+  c.data = ml_collections.ConfigDict({
+      "name": "triviaqa",
+      "path": "",  # "" = ../shared/data/<folder>; a file or folder, local or gs://
+      "split": "",  # "" = test, else validation, else train
+      "n_questions": 100,  # 0 = all
+      "seed": 0,  # subsampling seed
+  })
+  c.prompts = prompts_lib.default_config()
+  c.sampling = ml_collections.ConfigDict({
+      "num_samples": 20,
+      "max_new_tokens": 0,  # 0 = the style's budget (prompts.styles.<style>.max_new_tokens)
+      "temperature": 1.0,
+      "top_k": 0,  # 0 = off (the paper samples the full distribution)
+      "top_p": 1.0,  # 1.0 = off
+      "seed": 0,
+      "row_chunk": 64,  # batch-invariant matmul block (0 = plain, not batch-invariant)
+      "max_rows": 256,  # questions x samples per compiled batch (not in the fingerprint)
+  })
+  c.collapse = ml_collections.ConfigDict({
+      "rule": "",  # "" = the data set's default (normalized / numeric / math); or "judge"
+      "judge_model": "smollm2-135m-instruct",
+  })
+  c.calibration = ml_collections.ConfigDict({
+      "estimator": "plurality",
+      "unparsed": "class",
+      "n_bootstrap": 1000,
+      "n_bins": 15,
+      "top_k": 3,
+      "seed": 0,
+  })
+  return c
+
+
+def dataset_info(cfg) -> tuple[str, str, str]:
+  return DATASETS[cfg.data.name]
+
+
+def data_path(cfg) -> str:
+  return cfg.data.path or os.path.join(shared_data_dir(), dataset_info(cfg)[1])
+
+
+def rule(cfg) -> str:
+  return cfg.collapse.rule or dataset_info(cfg)[2]
+
+
+def max_new_tokens(cfg) -> int:
+  return cfg.sampling.max_new_tokens or cfg.prompts.styles[cfg.prompts.style].max_new_tokens
+
+
+def stop_strings(cfg) -> tuple[str, ...]:
+  style = cfg.prompts.styles[cfg.prompts.style]
+  return tuple(style.stop if cfg.prompts.format == "base" else style.chat_stop)
+
+
+def _fail(key, message):
+  raise ConfigError(f"config key {key!r}: {message}")
+
+
+def validate(cfg, *, check_files: bool = True) -> None:
+  """Raises ConfigError (one line, naming the key) for any bad value."""
+  if cfg.data.name not in DATASETS:
+    _fail("data.name", f"unknown data set {cfg.data.name!r}; known: "
+          f"{', '.join(sorted(DATASETS))}")
+  try:
+    prompts_lib.validate(cfg.prompts)
+  except ValueError as e:
+    raise ConfigError(f"config key {e}") from None
+  s = cfg.sampling
+  for key, value, ok, what in (
+      ("sampling.num_samples", s.num_samples, s.num_samples >= 1, "an int >= 1"),
+      ("sampling.max_new_tokens", s.max_new_tokens, s.max_new_tokens >= 0, "an int >= 0"),
+      ("sampling.temperature", s.temperature, s.temperature > 0, "a number > 0"),
+      ("sampling.top_k", s.top_k, s.top_k >= 0, "an int >= 0 (0 = off)"),
+      ("sampling.top_p", s.top_p, 0 < s.top_p <= 1, "a number in (0, 1]"),
+      ("sampling.row_chunk", s.row_chunk, s.row_chunk >= 0, "an int >= 0"),
+      ("sampling.max_rows", s.max_rows, s.max_rows >= 1, "an int >= 1"),
+      ("data.n_questions", cfg.data.n_questions, cfg.data.n_questions >= 0, "an int >= 0"),
+      ("model.mesh_model", cfg.model.mesh_model, cfg.model.mesh_model >= 1, "an int >= 1"),
+      ("calibration.n_bootstrap", cfg.calibration.n_bootstrap, cfg.calibration.n_bootstrap >= 0,
+       "an int >= 0"),
+      ("calibration.n_bins", cfg.calibration.n_bins, cfg.calibration.n_bins >= 1, "an int >= 1"),
+      ("calibration.top_k", cfg.calibration.top_k, cfg.calibration.top_k >= 1, "an int >= 1"),
+  ):
+    if not ok:
+      _fail(key, f"expected {what}, got {value!r}")
+  for key, value, allowed in (("model.dtype", cfg.model.dtype, DTYPES),
+                              ("collapse.rule", cfg.collapse.rule, RULES),
+                              ("calibration.estimator", cfg.calibration.estimator, ESTIMATORS),
+                              ("calibration.unparsed", cfg.calibration.unparsed, UNPARSED)):
+    if value not in allowed:
+      _fail(key, f"expected one of {allowed}, got {value!r}")
+  if check_files:
+    _check_files(cfg)
+
+
+def _check_files(cfg) -> None:
+  from etils import epath  # pylint: disable=g-import-not-at-top
+  from semcal_jax.models import registry  # pylint: disable=g-import-not-at-top
+  path = data_path(cfg)
+  if not epath.Path(path).exists():
+    _fail("data.path", f"{path} does not exist (data set {cfg.data.name!r})")
+  spec = cfg.model.spec
+  if "://" not in spec:
+    try:
+      registry.resolve(spec)
+    except registry.ModelNotFoundError as e:
+      _fail("model.spec", str(e))
+
+
+def fingerprint(cfg) -> dict:
+  """The config fields that determine the samples, as a JSON-able dict."""
+  d = {k: copy.deepcopy(cfg[k].to_dict()) for k in ("model", "data", "prompts", "sampling")}
+  for section, keys in _NOT_FINGERPRINTED.items():
+    for key in keys:
+      d[section].pop(key, None)
+  d["data"]["path"] = data_path(cfg)
+  d["sampling"]["max_new_tokens"] = max_new_tokens(cfg)
+  return json.loads(json.dumps(d))
+
+
+def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+  """Dotted keys whose values differ between two fingerprints."""
+  out = []
+  for key in sorted(set(old) | set(new)):
+    a, b = old.get(key), new.get(key)
+    name = f"{prefix}{key}"
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += differences(a, b, name + ".")
+    elif a != b:
+      out.append(f"{name}: {a!r} -> {b!r}")
+  return out

@@ -1,0 +1,45 @@
+"""A small GRPO run with calibration tracking, for the kill -9 / resume test.
+
+  python -m tests.training.resume_worker WORKDIR NUM_STEPS
+
+Everything that could break bit-identical resumption is in it: rollouts
+sampled with step-derived seeds, Adam state, LoRA adapters, async
+checkpoints every step, evaluations with the sampler every 3 steps.
+"""
+
+import sys
+
+from semcal_jax import semantic
+from semcal_jax.training import lora, objectives, optim, recipes, runner, tracking
+from semcal_jax.training.trainer import Trainer
+
+from tests.training import toy
+
+
+def build(workdir: str, num_steps: int):
+  """`(trainer, step_fn, run_config, tracker, loaded)` of the run."""
+  m = toy.model()
+  tok = toy.DigitTokenizer()
+  loaded = toy.loaded(m, tok)
+  tr = Trainer(m, objectives.PolicyGradient(beta=0.02), optim.make(optim.OptimConfig(
+      learning_rate=2e-2)), lora=lora.LoraConfig(rank=4, alpha=8.0, targets=lora.ALL), seed=3)
+  step_fn = recipes.rl_steps(tr, loaded, toy.RL_PROMPTS, toy.rl_reward, questions_per_step=4,
+                             group_size=4, max_new_tokens=3, stop_token_ids=(), seed=5)
+  qs = toy.qa_questions(6)
+  es = tracking.EvalSet("toy", "concise", qs, [toy.qa_prompt(q) for q in qs], (), 3)
+  tracker = tracking.CalibrationTracker(es, semantic.get("numeric"), num_samples=4,
+                                        n_bootstrap=10)
+  cfg = runner.RunConfig(num_steps=num_steps, eval_every=3, save_every=1, keep=2, keep_best=1,
+                         progress=False)
+  del workdir
+  return tr, step_fn, cfg, tracker, loaded
+
+
+def main(argv):
+  workdir, num_steps = argv[1], int(argv[2])
+  tr, step_fn, cfg, tracker, loaded = build(workdir, num_steps)
+  runner.fit(tr, step_fn, workdir, cfg, tracker=tracker, loaded=loaded)
+
+
+if __name__ == "__main__":
+  main(sys.argv)
