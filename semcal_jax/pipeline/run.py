@@ -36,9 +36,32 @@ from semcal_jax.pipeline.store import Store
 
 def load_questions(cfg):
   builder, _, _ = run_config.dataset_info(cfg)
-  return data_lib.load_questions(builder, path=run_config.data_path(cfg),
+  return data_lib.load_questions(builder, path=local_copy(run_config.data_path(cfg)),
                                  split=cfg.data.split or None,
                                  n_questions=cfg.data.n_questions or None, seed=cfg.data.seed)
+
+
+def local_copy(path: str) -> str:
+  """A local path for `path`: remote (gs://) files or folders are copied once into
+  the cache (data sets are small next to models), local paths are returned as is."""
+  if "://" not in path:
+    return path
+  import hashlib  # pylint: disable=g-import-not-at-top
+  from etils import epath  # pylint: disable=g-import-not-at-top
+  from semcal_jax.models import registry  # pylint: disable=g-import-not-at-top
+  src = epath.Path(path)
+  dst = registry.cache_dir() / "remote_data" / hashlib.sha256(path.encode()).hexdigest()[:16]
+  target = dst / src.name
+  if not target.exists():
+    dst.mkdir(parents=True, exist_ok=True)
+    files = [src] if src.is_file() else [f for f in src.rglob("*") if f.is_file()]
+    for f in files:
+      out = target if f == src else target / f.relative_to(src)
+      out.parent.mkdir(parents=True, exist_ok=True)
+      tmp = out.with_name(out.name + ".tmp")
+      tmp.write_bytes(f.read_bytes())
+      tmp.replace(out)
+  return str(target)
 
 
 def _mesh(cfg):
@@ -69,21 +92,26 @@ def _records(questions, prompts, result, tokenizer) -> list[dict[str, Any]]:
   return out
 
 
-def run_calibration(cfg, workdir: str, *, overwrite: bool = False,
-                    progress: bool = True) -> dict[str, Any] | None:
-  """Runs (or resumes) one calibration run; returns the report (process 0)."""
+def run_calibration(cfg, workdir: str, *, overwrite: bool = False, progress: bool = True,
+                    host: int | None = None, hosts: int | None = None) -> dict[str, Any] | None:
+  """Runs (or resumes) one calibration run; returns the report (on host 0).
+
+  `host` / `hosts` default to `jax.process_index()` / `jax.process_count()`
+  (all hosts of a pod cooperate on this run); pass 0 / 1 to run it alone on
+  this host (a sweep spreading whole runs over hosts)."""
   t_start = time.perf_counter()
   run_config.validate(cfg)
   workdir = io_lib.prepare_workdir(workdir)
   store = Store(workdir)
-  if jax.process_index() == 0:
+  host = jax.process_index() if host is None else host
+  hosts = jax.process_count() if hosts is None else hosts
+  if host == 0:
     store.claim(cfg, overwrite=overwrite)
   questions = load_questions(cfg)
   if not questions:
     raise ConfigError(f"config key 'data.name': {cfg.data.name} ({run_config.data_path(cfg)}) "
                       "has no questions")
   done = store.done_ids()
-  host, hosts = jax.process_index(), jax.process_count()
   todo = [q for i, q in enumerate(questions) if i % hosts == host and q.id not in done]
   logging.info("%d questions, %d stored, %d to sample on host %d", len(questions), len(done),
                len(todo), host)
@@ -106,10 +134,21 @@ def run_calibration(cfg, workdir: str, *, overwrite: bool = False,
   return report
 
 
-def _sample_all(cfg, store: Store, todo, host: int, progress: bool) -> None:
+_LOADED: dict = {}  # the last loaded model, reused by consecutive runs (sweeps)
+
+
+def _load_model(cfg, progress: bool):
   from semcal_jax import models  # pylint: disable=g-import-not-at-top
-  loaded = models.load(cfg.model.spec, dtype=cfg.model.dtype, mesh=_mesh(cfg),
-                       progress=progress)
+  key = (cfg.model.spec, cfg.model.dtype, cfg.model.mesh_model)
+  if key not in _LOADED:
+    _LOADED.clear()
+    _LOADED[key] = models.load(cfg.model.spec, dtype=cfg.model.dtype, mesh=_mesh(cfg),
+                               progress=progress)
+  return _LOADED[key]
+
+
+def _sample_all(cfg, store: Store, todo, host: int, progress: bool) -> None:
+  loaded = _load_model(cfg, progress)
   prompter = data_lib.prompts.Prompter(
       cfg.prompts, dataset=run_config.dataset_info(cfg)[0],
       apply_chat_template=loaded.tokenizer.apply_chat_template)

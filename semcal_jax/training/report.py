@@ -45,8 +45,10 @@ def build(before: Mapping[str, Any], after: Mapping[str, Any],
 
 
 def write(workdir: str | os.PathLike, before: Mapping[str, Any], after: Mapping[str, Any],
-          training: Mapping[str, Any] | None = None, *, diagram: bool = True) -> dict:
-  """Writes `report.json` (and the diagram); returns the report dict."""
+          training: Mapping[str, Any] | None = None, *, diagram: bool = True,
+          diagram_bootstrap: int = 200) -> dict:
+  """Writes `report.json` (and the diagram, with a bootstrap band of
+  `diagram_bootstrap` resamples; 0 = none); returns the report dict."""
   rep = build(before, after, training)
   io_lib.write_json_atomic(os.path.join(os.fspath(workdir), REPORT_FILE), rep)
   if diagram and "per_question" in before and "per_question" in after:
@@ -55,7 +57,7 @@ def write(workdir: str | os.PathLike, before: Mapping[str, Any], after: Mapping[
              e["per_question"]["correct"]) for name, e in (("before", before), ("after", after))]
     diagrams.plot_runs(runs, os.path.join(os.fspath(workdir), DIAGRAM_FILE),
                        title=f"{before.get('model', '')} {before.get('dataset', '')} "
-                             f"{before.get('style', '')}".strip())
+                             f"{before.get('style', '')}".strip(), n_bootstrap=diagram_bootstrap)
   return rep
 
 

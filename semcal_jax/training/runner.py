@@ -52,6 +52,7 @@ class RunConfig:
     async_checkpoints: save in the background.
     tensorboard: also write TensorBoard events.
     progress: show a progress bar.
+    diagram_bootstrap: bootstrap resamples of the before/after diagram's band (0 = none).
   """
   num_steps: int
   eval_every: int = 0
@@ -63,6 +64,7 @@ class RunConfig:
   async_checkpoints: bool = True
   tensorboard: bool = True
   progress: bool = True
+  diagram_bootstrap: int = 200
 
   def __post_init__(self):
     if self.num_steps < 1 or self.eval_every < 0 or self.save_every < 1:
@@ -165,7 +167,7 @@ def fit(trainer, step_fn: StepFn, workdir: str | os.PathLike, cfg: RunConfig, *,
     if after is not None:
       rep = report_lib.write(workdir, before, after, training={
           **dict(meta or {}), "num_steps": cfg.num_steps, "resumed_from": resumed,
-          "last_train": last_train})
+          "last_train": last_train}, diagram_bootstrap=cfg.diagram_bootstrap)
   return {"before": before, "after": after, "resumed_from": resumed, "last_train": last_train,
           "train_seconds": train_seconds, "steps_run": cfg.num_steps - start, "report": rep}
 

@@ -30,7 +30,7 @@ def build(workdir: str, num_steps: int):
   tracker = tracking.CalibrationTracker(es, semantic.get("numeric"), num_samples=4,
                                         n_bootstrap=10)
   cfg = runner.RunConfig(num_steps=num_steps, eval_every=3, save_every=1, keep=2, keep_best=1,
-                         progress=False)
+                         progress=False, diagram_bootstrap=0)
   del workdir
   return tr, step_fn, cfg, tracker, loaded
 

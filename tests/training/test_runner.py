@@ -33,12 +33,14 @@ def _sft_run(workdir, num_steps, *, eval_every=2):
   tracker = tracking.CalibrationTracker(es, semantic.get("numeric"), num_samples=4,
                                         n_bootstrap=20, model_name="tiny")
   cfg = runner.RunConfig(num_steps=num_steps, eval_every=eval_every, save_every=1, keep=2,
-                         keep_best=1, best_metric="accuracy", progress=False)
+                         keep_best=1, best_metric="accuracy", progress=False,
+                         diagram_bootstrap=0)
   out = runner.fit(tr, step_fn, workdir, cfg, tracker=tracker, loaded=toy.loaded(m, tok),
                    meta={"objective": "sft"})
   return tr, out
 
 
+@pytest.mark.slow
 def test_fit_tracks_calibration_and_writes_report(tmp_path):
   tr, out = _sft_run(tmp_path, 4)
   recs = tracking.read_records(tmp_path)
