@@ -4,7 +4,7 @@
 
 Everything that could break bit-identical resumption is in it: rollouts
 sampled with step-derived seeds, Adam state, LoRA adapters, async
-checkpoints every step, evaluations with the sampler every 3 steps.
+checkpoints every step, evaluations with the sampler every 4 steps.
 """
 
 import sys
@@ -29,7 +29,7 @@ def build(workdir: str, num_steps: int):
   es = tracking.EvalSet("toy", "concise", qs, [toy.qa_prompt(q) for q in qs], (), 3)
   tracker = tracking.CalibrationTracker(es, semantic.get("numeric"), num_samples=4,
                                         n_bootstrap=10)
-  cfg = runner.RunConfig(num_steps=num_steps, eval_every=3, save_every=1, keep=2, keep_best=1,
+  cfg = runner.RunConfig(num_steps=num_steps, eval_every=4, save_every=1, keep=2, keep_best=1,
                          progress=False, diagram_bootstrap=0)
   del workdir
   return tr, step_fn, cfg, tracker, loaded

@@ -20,7 +20,7 @@ from tests.conftest import REPO
 from tests.training import resume_worker, toy
 
 
-def _sft_run(workdir, num_steps, *, eval_every=2):
+def _sft_run(workdir, num_steps, *, eval_every=2, track=True):
   m = toy.model()
   tok = toy.DigitTokenizer()
   qs = toy.qa_questions(8)
@@ -35,7 +35,8 @@ def _sft_run(workdir, num_steps, *, eval_every=2):
   cfg = runner.RunConfig(num_steps=num_steps, eval_every=eval_every, save_every=1, keep=2,
                          keep_best=1, best_metric="accuracy", progress=False,
                          diagram_bootstrap=0)
-  out = runner.fit(tr, step_fn, workdir, cfg, tracker=tracker, loaded=toy.loaded(m, tok),
+  out = runner.fit(tr, step_fn, workdir, cfg, tracker=tracker if track else None,
+                   loaded=toy.loaded(m, tok),
                    meta={"objective": "sft"})
   return tr, out
 
@@ -66,11 +67,11 @@ def test_fit_tracks_calibration_and_writes_report(tmp_path):
 
 
 def test_resume_in_process_continues_exactly(tmp_path):
-  full, _ = _sft_run(tmp_path / "full", 5, eval_every=0)
-  _sft_run(tmp_path / "part", 3, eval_every=0)
+  full, _ = _sft_run(tmp_path / "full", 5, track=False)
+  _sft_run(tmp_path / "part", 3, track=False)
   with open(tmp_path / "part" / "metrics.jsonl", "a", encoding="utf-8") as fh:
     fh.write(json.dumps({"step": 99, "kind": "train"}) + "\n" + '{"step": 4, "ki')  # junk
-  resumed, out = _sft_run(tmp_path / "part", 5, eval_every=0)
+  resumed, out = _sft_run(tmp_path / "part", 5, track=False)
   assert out["resumed_from"] == 3
   for a, b in zip(jax.tree.leaves(full.state), jax.tree.leaves(resumed.state)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -95,14 +96,14 @@ def test_kill9_then_same_command_resumes_bit_identically(tmp_path):
   """Acceptance 3: SIGKILL mid-run, rerun the same command: final parameters, optimizer
   state and logged metrics equal those of an uninterrupted run."""
   env = dict(os.environ, PYTHONPATH=str(REPO))
-  steps = 12
+  steps = 8
   subprocess.run(_worker(tmp_path / "full", steps), cwd=REPO, env=env, check=True, timeout=600,
                  capture_output=True)
   cmd = _worker(tmp_path / "killed", steps)
   proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
   deadline = time.time() + 600
-  while max(_checkpoint_steps(tmp_path / "killed"), default=0) < 5:
+  while max(_checkpoint_steps(tmp_path / "killed"), default=0) < 3:
     assert proc.poll() is None, "the worker ended before it could be killed"
     assert time.time() < deadline
     time.sleep(0.05)
@@ -125,4 +126,4 @@ def test_kill9_then_same_command_resumes_bit_identically(tmp_path):
   full_recs = strip(tracking.read_records(tmp_path / "full"))
   killed_recs = strip(tracking.read_records(tmp_path / "killed"))
   assert full_recs == killed_recs
-  assert [r["step"] for r in killed_recs if r["kind"] == "eval"] == [0, 3, 6, 9, 12]
+  assert [r["step"] for r in killed_recs if r["kind"] == "eval"] == [0, 4, 8]
