@@ -182,8 +182,8 @@ def run(cfg, workdir: str) -> dict:
   from semcal_jax import semantic  # pylint: disable=g-import-not-at-top
   from semcal_jax.data import prompts  # pylint: disable=g-import-not-at-top
   from semcal_jax.pipeline import io as io_lib  # pylint: disable=g-import-not-at-top
-  from semcal_jax.training import (Trainer, lora, optim, qa, recipes, report,  # pylint: disable=g-import-not-at-top
-                                   runner)
+  from semcal_jax.training import (Trainer, batches, lora, optim, qa, recipes,  # pylint: disable=g-import-not-at-top
+                                   report, runner)
   if cfg.objective not in OBJECTIVES:
     _fail(f"objective: expected one of {OBJECTIVES}, got {cfg.objective!r}")
   if cfg.distributed:
@@ -242,9 +242,12 @@ def run(cfg, workdir: str) -> dict:
       rewards, _ = qa.correctness(fn, ro.texts, [train[i] for i in idx], style)
       return rewards
 
+    max_new = r.max_new_tokens or budget["max_new_tokens"]
     step_fn = recipes.rl_steps(
         trainer, loaded, prompt_ids, reward_fn, questions_per_step=r.questions_per_step,
-        group_size=r.group_size, max_new_tokens=r.max_new_tokens or budget["max_new_tokens"],
+        group_size=r.group_size, max_new_tokens=max_new,
+        prompt_len=batches.bucket(max(len(p) for p in prompt_ids)),
+        continuation_len=batches.bucket(max_new),
         temperature=r.temperature, stop=budget["stop"], seed=cfg.seed, advantage=r.advantage,
         std_normalize=r.std_normalize, updates_per_rollout=r.updates_per_rollout, pad_id=pad,
         question_ids=[q.id for q in train], max_rows=cfg.eval.max_rows,

@@ -127,26 +127,42 @@ def concat(batches: Sequence[Mapping[str, Any]]) -> Batch:
   return {k: np.concatenate([np.asarray(b[k]) for b in batches], axis=0) for k in batches[0]}
 
 
-def microbatches(batch: Mapping[str, Any], num: int, mesh=None) -> Batch:
-  """Every field reshaped `[E, ...] -> [num, E / num, ...]` and placed on the mesh
-  with the example axis on 'data' (the microbatch axis replicated)."""
+def pad_examples(batch: Mapping[str, Any], multiple: int) -> tuple[Batch, int]:
+  """`(batch, E)`: the batch with E examples topped up to a multiple of `multiple`
+  by copies of example 0 whose `loss_mask` is 0 (and `valid` False), which
+  every objective ignores. Returns the original E too."""
+  arrays = {k: np.asarray(v) for k, v in batch.items()}
+  e = arrays["loss_mask"].shape[0]
+  pad = (-e) % multiple
+  if not pad:
+    return arrays, e
   out = {}
-  e = None
-  for k, v in batch.items():
-    v = np.asarray(v)
-    if e is None:
-      e = v.shape[0]
-      data = mesh.shape["data"] if mesh is not None else 1
-      if e % (num * data):
-        raise ValueError(f"batch of {e} examples does not split into grad_accum={num} "
-                         f"microbatches of a multiple of the {data} data-parallel devices")
+  for k, v in arrays.items():
     if v.shape[0] != e:
       raise ValueError(f"batch field {k!r}: leading size {v.shape[0]}, expected {e} examples")
-    v = v.reshape((num, e // num) + v.shape[1:])
+    extra = np.repeat(v[:1], pad, axis=0)
+    if k in ("loss_mask", "valid"):
+      extra = np.zeros_like(extra)
+    out[k] = np.concatenate([v, extra], axis=0)
+  return out, e
+
+
+def microbatches(batch: Mapping[str, Any], num: int, mesh=None) -> Batch:
+  """Every field reshaped `[E, ...] -> [num, E' / num, ...]` and placed on the mesh
+  with the example axis on 'data' (the microbatch axis replicated); E' is E
+  padded (`pad_examples`) to a multiple of `num` x the data-parallel size."""
+  data = mesh.shape["data"] if mesh is not None else 1
+  if "loss_mask" not in batch:
+    raise KeyError(f"batch has no 'loss_mask'; has {sorted(batch)}")
+  arrays, _ = pad_examples(batch, num * data)
+  out = {}
+  for k, v in arrays.items():
+    v = v.reshape((num, v.shape[0] // num) + v.shape[1:])
     if mesh is not None:
       v = jax.device_put(v, NamedSharding(mesh, P(None, "data", *([None] * (v.ndim - 2)))))
     out[k] = v
   return out
 
 
-__all__ = ["Batch", "batch_indices", "bucket", "concat", "microbatches", "pack", "step_seed"]
+__all__ = ["Batch", "batch_indices", "bucket", "concat", "microbatches", "pack", "pad_examples",
+           "step_seed"]

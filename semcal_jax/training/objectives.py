@@ -168,7 +168,7 @@ class PolicyGradient(Objective):
         pg_loss=(jnp.sum(jax.lax.stop_gradient(pg) * mask), n_tok),
         ratio=(jnp.sum(jax.lax.stop_gradient(ratio) * mask), n_tok),
         clip_fraction=(jnp.sum(was_clipped), n_tok),
-        completion_tokens=(n_tok, jnp.float32(adv.shape[0] * adv.shape[1])),
+        completion_tokens=(n_tok, jnp.sum(jnp.sum(mask, -1) > 0)),
         neg_logp=(jnp.sum(-jax.lax.stop_gradient(logp) * mask), n_tok),
     )
     maxima = {}
@@ -241,7 +241,8 @@ class SoftLabel(Objective):
   sequence log-probabilities (masked tokens summed; `per_token_mean=True`
   averages instead); the loss per example is `-sum_k targets_k log q_k`.
   Batch fields: `targets [E, K]` (rows sum to 1 over valid candidates),
-  optional `valid [E, K]` (bool: padding candidates excluded).
+  optional `valid [E, K]` (bool: padding candidates excluded; so is a
+  candidate whose loss mask is all zero).
   Metrics: `kl` = KL(targets || q), `target_entropy`, `top1_agreement`.
   """
   name = "soft_label"
@@ -255,6 +256,7 @@ class SoftLabel(Objective):
       score = score / jnp.maximum(jnp.sum(mask, -1), 1.0)
     valid = batch.get("valid")
     valid = jnp.ones(score.shape, bool) if valid is None else valid.astype(bool)
+    valid = valid & (jnp.sum(mask, -1) > 0)  # a candidate without tokens (padding) is none
     score = jnp.where(valid, score, -jnp.inf)
     log_q = jax.nn.log_softmax(score, axis=-1)
     log_q = jnp.where(valid, log_q, 0.0)

@@ -47,11 +47,14 @@ def rl_steps(trainer, loaded, prompts: Sequence[Sequence[int]], reward_fn: Rewar
              stop_token_ids: Sequence[int] | None = None, seed: int = 0,
              advantage: str = "grpo", std_normalize: bool = True, updates_per_rollout: int = 1,
              pad_id: int = 0, question_ids: Sequence | None = None, max_rows: int = 256,
-             continuation_len: int | None = None, skip_without_signal: bool = True):
+             prompt_len: int | None = None, continuation_len: int | None = None,
+             skip_without_signal: bool = True):
   """RL with verifiable rewards: per step, sample `group_size` completions of
   `questions_per_step` prompts with the current policy (the project's sampler),
   score them, and make `updates_per_rollout` updates on that batch.
 
+  `prompt_len` / `continuation_len` fix the padded lengths (one compilation of
+  the update; default: buckets of each batch's longest).
   With more than one update, the log-probabilities of the sampling policy are
   fixed first (`old_logprobs`), so the ratio and its clipping act (PPO-style).
   With `skip_without_signal`, a rollout whose advantages are all zero (every
@@ -79,7 +82,7 @@ def rl_steps(trainer, loaded, prompts: Sequence[Sequence[int]], reward_fn: Rewar
     rewards = np.asarray(reward_fn(ro, idx), np.float32)
     batch = rl.policy_gradient_batch(ro, rewards, advantage=advantage,
                                      std_normalize=std_normalize, pad_id=pad_id,
-                                     continuation_len=continuation_len)
+                                     prompt_len=prompt_len, continuation_len=continuation_len)
     if skip_without_signal and not np.any(batch["advantages"]):
       mask = batch["loss_mask"]
       gap = np.abs(trainer.logprobs(batch) - batch["sampler_logprobs"]) * mask

@@ -123,9 +123,9 @@ def _micro_loss(static: _Static, trainable, frozen, reference, mb):
   return jax.value_and_grad(loss_fn, has_aux=True)(trainable)
 
 
-@functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
 def _train_step(static: _Static, state: TrainState, frozen, reference, mbs):
-  """`mbs`: the batch as `[A, E/A, ...]` microbatches. Returns `(state, metrics)`."""
+  """One update (jitted per trainer, state donated). `mbs`: the batch as
+  `[A, E/A, ...]` microbatches. Returns `(state, metrics)`."""
   first = jax.tree.map(lambda x: x[0], mbs)
   zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(
       lambda: _micro_loss(static, state.params, frozen, reference, first)))
@@ -232,7 +232,17 @@ class Trainer:
       self.frozen = None
       self.reference = base if objective.needs_reference else None
     opt_state = jax.jit(optimizer.init)(trainable)
-    self.state = TrainState(jnp.zeros((), jnp.int32), trainable, opt_state)
+    state = TrainState(jnp.zeros((), jnp.int32), trainable, opt_state)
+    # Committed to their devices, as the step's outputs are: otherwise the second
+    # step would see different input shardings and compile again. Arrays made
+    # outside any mesh (the step counter) are replicated over it.
+    rep = (NamedSharding(mesh, P()) if mesh is not None
+           else jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+    self.state = jax.tree.map(
+        lambda x: jax.device_put(x, x.sharding if x.committed else rep), state)
+    # The state is donated and comes back with exactly its own shardings.
+    self._step = jax.jit(functools.partial(_train_step, self.static), donate_argnums=0,
+                         out_shardings=(jax.tree.map(lambda x: x.sharding, self.state), None))
 
   # ------------------------------------------------------------------ state
 
@@ -258,13 +268,15 @@ class Trainer:
 
   def train_step(self, batch: Mapping[str, Any]) -> dict[str, float]:
     """One optimizer update on `batch` (`batches.pack` layout plus the objective's
-    fields); returns the step's metrics as floats (loss, grad_norm, the objective's)."""
+    fields); returns the step's metrics as floats (loss, grad_norm, the objective's).
+    A batch that does not split evenly over `grad_accum` x the data-parallel devices
+    is padded with masked-out examples (`batches.pad_examples`): same update."""
     missing = [f for f in self.objective.fields if f not in batch]
     if missing:
       raise KeyError(f"batch lacks field(s) {missing} needed by objective "
                      f"{self.objective.name!r}; has {sorted(batch)}")
     mbs = batches_lib.microbatches(batch, self.grad_accum, self.mesh)
-    self.state, metrics = _train_step(self.static, self.state, self.frozen, self.reference, mbs)
+    self.state, metrics = self._step(self.state, self.frozen, self.reference, mbs)
     out = {k: float(v) for k, v in jax.device_get(metrics).items()}
     out["learning_step"] = float(self.step)
     return out
@@ -299,9 +311,10 @@ class Trainer:
                          "reference for an objective that needs none")
     else:
       raise ValueError(f"which: expected 'policy' or 'reference', got {which!r}")
+    e = np.shape(batch["loss_mask"])[0]
     mbs = batches_lib.microbatches(batch, 1, self.mesh)
     single = jax.tree.map(lambda x: x[0], mbs)
-    return np.asarray(jax.device_get(_eval_logprobs(self.static, params, single)))
+    return np.asarray(jax.device_get(_eval_logprobs(self.static, params, single)))[:e]
 
   def num_trainable(self) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(self.state.params)))
