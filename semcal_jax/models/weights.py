@@ -154,13 +154,14 @@ def fill_model(cfg: ModelConfig, get_tensor: Callable[[str], np.ndarray], availa
       for i in range(cfg.num_layers):
         name = entry.hf_name.format(i=i)
         arr = _set_layer_donated(arr, _fetch(get_tensor, entry, name, shape[1:]), i)
+        arr.block_until_ready()  # bounds host memory: this layer's copy is freed now
         if progress:
           progress(name)
     elif entry.transform in (_ID, _T) and hasattr(get_tensor, "row_chunks") and len(shape) == 2:
       arr = _stream_matrix(get_tensor, entry, shape, dtype, target)
     else:
       host = _fetch(get_tensor, entry, entry.hf_name, shape)
-      arr = jax.device_put(host.astype(jnp.dtype(dtype)), target)
+      arr = jax.device_put(host.astype(jnp.dtype(dtype)), target).block_until_ready()
       del host
       if progress:
         progress(entry.hf_name)
@@ -192,6 +193,7 @@ def _stream_matrix(tensors, entry: Entry, shape, dtype, target):
   for start, rows in tensors.row_chunks(name):
     block = rows if axis == 0 else rows.T
     arr = _set_rows_donated(arr, jnp.asarray(block, dtype), start, axis)
+    arr.block_until_ready()  # dispatch is async: without this, blocks pile up on the host
   return arr
 
 

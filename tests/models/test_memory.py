@@ -13,14 +13,20 @@ from tests.conftest import require
 pytestmark = pytest.mark.slow
 
 _SCRIPT = """
-import json, resource
+import json
 import jax, jax.numpy as jnp
 from flax import nnx
+def hwm_kib():
+  # VmHWM, the peak RSS of this process image. Not getrusage's ru_maxrss: Linux
+  # carries that over fork and exec, so a child of a big pytest process would
+  # report its parent's peak.
+  with open("/proc/self/status") as fh:
+    return int(next(l for l in fh if l.startswith("VmHWM:")).split()[1])
 jnp.zeros(1).block_until_ready()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm_kib()
 import semcal_jax.models as models
 loaded = models.load("gemma-3-270m", with_tokenizer=False, progress=False)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm_kib()
 n = sum(x.size for x in jax.tree.leaves(nnx.state(loaded.model)))
 print(json.dumps({"params": n, "before_kib": before, "peak_kib": peak}))
 """

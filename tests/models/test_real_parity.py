@@ -14,7 +14,7 @@ import torch
 import semcal_jax.models as models
 from semcal_jax.models import registry
 
-from tests.conftest import require
+from tests.conftest import hf_reference_model, require
 
 pytestmark = pytest.mark.slow
 
@@ -47,15 +47,14 @@ def _log_softmax(x):
 
 @pytest.fixture(scope="module", params=["smollm2-135m-instruct", "gemma-3-270m"])
 def reference(request, shared_data):
-  from transformers import AutoModelForCausalLM, AutoTokenizer
+  from transformers import AutoTokenizer
   try:
     path = registry.resolve(request.param)
   except registry.ModelNotFoundError as e:
     require(False, str(e))
   tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
   prompts = _prompts(tok, _texts(shared_data))
-  model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
-                                               dtype=torch.float32).eval()
+  model = hf_reference_model(request.param)
   with torch.no_grad():
     logits = [model(torch.tensor(p[None])).logits[0].numpy() for p in prompts]
   del model

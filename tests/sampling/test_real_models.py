@@ -12,7 +12,7 @@ import semcal_jax.models as models
 from semcal_jax import sampling
 from semcal_jax.models import registry
 
-from tests.conftest import require
+from tests.conftest import hf_reference_model, require
 
 pytestmark = pytest.mark.slow
 
@@ -38,10 +38,7 @@ def loaded(request):
 
 
 def test_greedy_equals_transformers_generate(loaded, shared_data):
-  from transformers import AutoModelForCausalLM
-  path = registry.resolve(loaded.name)
-  ref = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
-                                             dtype=torch.float32).eval()
+  ref = hf_reference_model(loaded.name)
   eos = ref.generation_config.eos_token_id
   eos = [eos] if isinstance(eos, int) else list(eos or [])
   prompts = _prompts(shared_data)
