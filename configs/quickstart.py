@@ -39,7 +39,10 @@ def get_config(arg=None):
       "batch_size": 256, "learning_rate": 4e-3, "warmup_steps": 50, "max_steps": 1100,
       "eval_every": 100, "patience": 2, "heldout_scale": 0.2,
   })
-  c.eval = ml_collections.ConfigDict({"num_samples": 32, "n_bootstrap": 1000, "max_rows": 2048})
+  # max_new_tokens 0: each style's own budget (concise 8, sentence 16, cot 28 tokens).
+  # figure_bootstrap: resamples for the band of each reliability diagram (0 = no band).
+  c.eval = ml_collections.ConfigDict({"num_samples": 32, "n_bootstrap": 1000, "max_rows": 2048,
+                                      "max_new_tokens": 0, "figure_bootstrap": 200})
   c.grpo = ml_collections.ConfigDict({
       "steps": 60, "questions_per_step": 32, "group_size": 8, "learning_rate": 3e-4,
       "beta": 0.02, "style": "concise",
@@ -56,9 +59,10 @@ def get_config(arg=None):
     c.world.num_countries = 4
     c.model.hidden_size, c.model.intermediate_size = 32, 96
     c.model.head_dim = 8
-    c.pretrain.max_steps, c.pretrain.eval_every, c.pretrain.batch_size = 120, 40, 64
-    c.eval.num_samples, c.eval.n_bootstrap = 8, 100
-    c.grpo.steps, c.grpo.questions_per_step, c.grpo.group_size = 3, 8, 4
-    c.dpo.steps, c.dpo.samples = 3, 4
-    c.cot_sft.steps, c.cot_sft.repeats = 3, 1
+    c.pretrain.max_steps, c.pretrain.eval_every, c.pretrain.batch_size = 80, 40, 64
+    c.eval.num_samples, c.eval.n_bootstrap, c.eval.max_new_tokens = 8, 50, 12
+    c.eval.figure_bootstrap = 0
+    c.grpo.steps, c.grpo.questions_per_step, c.grpo.group_size = 2, 8, 4
+    c.dpo.steps, c.dpo.samples = 2, 8  # as many samples as the evaluations: one compilation
+    c.cot_sft.steps, c.cot_sft.repeats = 2, 1
   return c

@@ -94,7 +94,7 @@ def pretrain(cfg, world, tok, log) -> tuple[Any, dict[str, Any]]:
         bad += 1
         if bad >= p.patience:
           break
-  log(f"pretraining: best held-out NLL {best:.4f} at step {best_step} "
+  log(f"pretraining: best held-out NLL {best:.4f} at step {best_step} of {step + 1} "
       f"({len(train)} texts, {model_cfg.num_params():,} parameters)")
   return best_model, {"best_step": best_step, "heldout_nll": best, "history": history,
                       "parameters": model_cfg.num_params()}
@@ -119,7 +119,7 @@ def grpo(cfg, world, tok, base, facts, log):
   loaded = _loaded(base, tok, "base")
   step_fn = T.recipes.rl_steps(trainer, loaded, prompts, reward_fn,
                                questions_per_step=g.questions_per_step, group_size=g.group_size,
-                               max_new_tokens=synthetic_eval.MAX_NEW_TOKENS[g.style],
+                               max_new_tokens=synthetic_eval.budget(g.style, cfg.eval.max_new_tokens),
                                seed=cfg.seed, pad_id=tok.pad_id, max_rows=1024,
                                question_ids=[f.id for f in facts])
   rewards = []
@@ -136,7 +136,8 @@ def dpo(cfg, world, tok, base, facts, log):
   b = synthetic.SyntheticCollapsing(world)
   prompts = [tok.encode(corpus.prompt(f, d.style), add_bos=False) for f in facts]
   ro = T.rl.rollout(_loaded(base, tok, "base"), prompts, group_size=d.samples,
-                    max_new_tokens=synthetic_eval.MAX_NEW_TOKENS[d.style], seed=cfg.seed + 7,
+                    max_new_tokens=synthetic_eval.budget(d.style, cfg.eval.max_new_tokens),
+                    seed=cfg.seed + 7,
                     question_ids=[f.id for f in facts], max_rows=1024, row_chunk=None)
   labels = synthetic.draw_labels(world, facts, cfg.seed + 11)
   correct = np.asarray([[b.canonical(t, d.style) == y for t in row]
@@ -177,31 +178,39 @@ def run_quickstart(cfg, workdir: str, *, log=print) -> dict[str, Any]:
       f"{sum(f.kind == 'contested' for f in world.facts)} contested, "
       f"{sum(f.kind == 'rare' for f in world.facts)} rare single-hop facts; "
       f"{len(world.two_hop)} two-hop)")
+  clock = time.perf_counter()
   base, pre = pretrain(cfg, world, tok, log)
+  pre["seconds"] = time.perf_counter() - clock
   e = cfg.eval
   ev = dict(num_samples=e.num_samples, seed=cfg.seed, n_bootstrap=e.n_bootstrap)
   rows: dict[str, dict[str, Any]] = {}
   rows["oracle p*"] = synthetic_eval.evaluate_oracle(facts, labels, **ev)
+  ev["max_new_tokens"] = e.max_new_tokens
   base_loaded = _loaded(base, tok, "base")
   for style in corpus.STYLES:
     rows[f"base / {style}"] = synthetic_eval.evaluate(base_loaded, world, facts, labels, style,
                                                       max_rows=e.max_rows, **ev)
   rows["base / first token"] = synthetic_eval.evaluate_first_token(
       base_loaded, world, facts, labels, "concise", seed=cfg.seed, n_bootstrap=e.n_bootstrap)
+  log(f"base model measured in {len(corpus.STYLES)} styles + first token "
+      f"({time.perf_counter() - clock - pre['seconds']:.0f} s)")
   stages = {"pretrain": pre}
   for name, fn, style in (("GRPO", grpo, cfg.grpo.style), ("DPO", dpo, cfg.dpo.style),
                           ("CoT-SFT", cot_sft, "cot")):
+    clock = time.perf_counter()
     tuned, stats = fn(cfg, world, tok, base, facts, log)
-    stages[name] = stats
     rows[f"{name} / {style}"] = synthetic_eval.evaluate(_loaded(tuned, tok, name), world, facts,
                                                         labels, style, max_rows=e.max_rows, **ev)
+    stats["seconds"] = time.perf_counter() - clock  # training + its evaluation
+    stages[name] = stats
+    log(f"{name}: trained and measured in {stats['seconds']:.0f} s")
   per_q = {name: row.pop("per_question") for name, row in rows.items()}
+  _figures(workdir, rows, per_q, n_bootstrap=e.figure_bootstrap)
   results = {"config": cfg.to_dict(), "stages": stages, "rows": rows,
              "questions": len(facts), "wall_seconds": time.perf_counter() - t0}
   table = format_table(rows)
   io_lib.write_json_atomic(os.path.join(workdir, "results.json"), results)
   io_lib.write_text_atomic(os.path.join(workdir, "results.md"), table)
-  _figures(workdir, rows, per_q)
   results["table"] = table
   return results
 
@@ -224,8 +233,8 @@ def format_table(rows: dict[str, dict[str, Any]]) -> str:
   return head + "\n".join(lines) + "\n"
 
 
-def _figures(workdir, rows, per_q):
-  """reliability.png: one smoothed diagram per row, smECE in each legend."""
+def _figures(workdir, rows, per_q, n_bootstrap: int):
+  """reliability.png: one smoothed diagram per row (bootstrap band), smECE in each legend."""
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   names = list(rows)
   cols = 4
@@ -235,7 +244,7 @@ def _figures(workdir, rows, per_q):
   for ax, name in zip(axes.ravel(), names):
     f, y = per_q[name]
     curve = diagrams.smoothed_curve(np.asarray(f, np.float64), np.asarray(y, np.float64),
-                                    n_bootstrap=100)
+                                    n_bootstrap=n_bootstrap)
     diagrams.plot_smoothed(curve, ax=ax, title=name)
   for ax in axes.ravel()[len(names):]:
     ax.axis("off")

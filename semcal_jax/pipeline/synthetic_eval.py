@@ -74,13 +74,20 @@ def evaluate_oracle(facts, labels, *, num_samples: int, seed: int,
   return _metrics(values, facts, labels, n_bootstrap=n_bootstrap, seed=seed)
 
 
+def budget(style: str, max_new_tokens: int = 0) -> int:
+  """The token budget of a style, or `max_new_tokens` when > 0 (one budget for
+  every style means one sampler compilation for the whole run)."""
+  return max_new_tokens if max_new_tokens > 0 else MAX_NEW_TOKENS[style]
+
+
 def evaluate(loaded, world, facts, labels, style: str, *, num_samples: int, seed: int,
-             n_bootstrap: int = 1000, max_rows: int = 1024) -> dict[str, Any]:
+             n_bootstrap: int = 1000, max_rows: int = 1024,
+             max_new_tokens: int = 0) -> dict[str, Any]:
   """Samples M answers per question in `style`, collapses them with B, calibrates."""
   tok = loaded.tokenizer
   prompts = [tok.encode(corpus.prompt(f, style), add_bos=False) for f in facts]
   res = sampling.sample(loaded, prompts, num_samples=num_samples,
-                        max_new_tokens=MAX_NEW_TOKENS[style], seed=seed,
+                        max_new_tokens=budget(style, max_new_tokens), seed=seed,
                         question_ids=[f.id for f in facts], max_rows=max_rows, row_chunk=None,
                         progress=False)
   b = synthetic.SyntheticCollapsing(world)
