@@ -39,7 +39,7 @@ def write_text_atomic(path, text: str) -> None:
 def write_json_atomic(path, obj: Any) -> None:
   """Writes strict JSON (NaN and infinities become null) atomically."""
   write_text_atomic(path, json.dumps(finite(obj), indent=2, sort_keys=False,
-                                     default=_jsonable, allow_nan=False) + "\n")
+                                     default=jsonable, allow_nan=False) + "\n")
 
 
 def finite(obj: Any) -> Any:
@@ -54,7 +54,8 @@ def finite(obj: Any) -> Any:
   return obj
 
 
-def _jsonable(x):
+def jsonable(x):
+  """`json.dumps` default: numpy scalars and arrays as Python values."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   if isinstance(x, np.generic):
     return x.item()

@@ -157,14 +157,6 @@ def read_records(workdir: str | os.PathLike) -> list[dict]:
   return out
 
 
-def _plain(x):
-  if isinstance(x, np.generic):
-    return x.item()
-  if isinstance(x, np.ndarray):
-    return x.tolist()
-  raise TypeError(f"metrics: not JSON serialisable: {type(x).__name__}")
-
-
 class MetricsLog:
   """`metrics.jsonl` and TensorBoard events of a run (module docstring).
 
@@ -193,7 +185,7 @@ class MetricsLog:
     """Appends a record (lists and dicts kept in JSON; scalars also to TensorBoard)."""
     rec = {"step": int(step), "kind": kind, "time": time.time()}
     rec.update({k: v for k, v in metrics.items() if k != "per_question"})
-    self._fh.write(json.dumps(io_lib.finite(rec), default=_plain, allow_nan=False) + "\n")
+    self._fh.write(json.dumps(io_lib.finite(rec), default=io_lib.jsonable, allow_nan=False) + "\n")
     self._fh.flush()
     os.fsync(self._fh.fileno())
     if self._tb is not None:
