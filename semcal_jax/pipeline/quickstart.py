@@ -205,6 +205,8 @@ def run_quickstart(cfg, workdir: str, *, log=print) -> dict[str, Any]:
     stages[name] = stats
     log(f"{name}: trained and measured in {stats['seconds']:.0f} s")
   per_q = {name: row.pop("per_question") for name, row in rows.items()}
+  for row in rows.values():
+    row.pop("values", None)
   _figures(workdir, rows, per_q, n_bootstrap=e.figure_bootstrap)
   results = {"config": cfg.to_dict(), "stages": stages, "rows": rows,
              "questions": len(facts), "wall_seconds": time.perf_counter() - t0}

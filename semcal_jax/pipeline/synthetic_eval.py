@@ -7,7 +7,8 @@ the world's exact B, scored against labels drawn from p*, with every metric of
 variation distance between the model's class distribution B_x#p_x and p*.
 `evaluate_first_token` scores token-level confidence (the first answer token)
 next to it. Each result holds `per_question = (confidence [Q], correct [Q])`
-for diagrams.
+for diagrams and (sampled rows) `values`, the `[Q][M]` class of every sample
+(None = unparsed), from which the probe builds its targets.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def _metrics(values_per_q, facts, labels, *, n_bootstrap, seed) -> dict[str, Any
   out["unparsed_fraction"] = float(np.mean(ids < 0))
   out["tv_to_p_star"] = _tv_to_p_star(values_per_q, facts)
   out["per_question"] = (np.asarray(sc.confidence), np.asarray(sc.correct))
+  out["values"] = values_per_q
   return out
 
 

@@ -1,0 +1,134 @@
+"""The probe on a finished calibration run (`experiments/run_calibration.py` workdir).
+
+The run's samples are collapsed again with its own B (`pipeline.report`), the
+class shares become the targets, and the model of the run is loaded to train
+the LoRA probe (and the linear one) on them:
+
+    out = probe_run("/tmp/semcal/gemma-triviaqa", ProbeConfig(steps=60), max_candidates=8)
+    out["lora"]["kl_gap"], out["linear"]["r2"], out["smece"]
+
+Prompts: the run's own prompt for each question (with `prompt_style` set to
+another style, the question is rendered again in that style, so the probe
+must answer directly what a chain-of-thought run reaches after reasoning).
+Candidate strings: in the concise style, each class's most frequent response
+(first line); otherwise the class key of B. A candidate is `" " + answer`
+(base format) followed by the style's first stop string, or EOS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any
+
+import ml_collections
+import numpy as np
+from etils import epath
+
+from semcal_jax.data import prompts as prompts_lib
+from semcal_jax.data.question import Question
+from semcal_jax.pipeline import report as report_lib
+from semcal_jax.pipeline import run_config
+from semcal_jax.pipeline.store import Store
+from semcal_jax.probe import linear_probe, lora_probe
+from semcal_jax.probe import targets as targets_lib
+
+
+def load_run(workdir) -> tuple[ml_collections.ConfigDict, list[dict[str, Any]], dict | None]:
+  """`(config, records in sampling order, report or None)` of a run directory.
+
+  Raises:
+    FileNotFoundError naming the missing file; ValueError when there are no samples.
+  """
+  root = epath.Path(workdir)
+  path = root / "config.json"
+  if not path.exists():
+    raise FileNotFoundError(f"{os.fspath(path)}: not found ({os.fspath(root)} is not a "
+                            "calibration run directory)")
+  cfg = ml_collections.ConfigDict(json.loads(path.read_text()))
+  records, _ = Store(root).read()
+  if not records:
+    raise ValueError(f"{os.fspath(root / 'samples')}: the run has no samples yet")
+  rep = root / "report.json"
+  return cfg, list(records.values()), json.loads(rep.read_text()) if rep.exists() else None
+
+
+def probe_inputs(cfg, records, tokenizer, *, max_candidates: int = 8, prompt_style: str = "",
+                 distractors: bool = True, seed: int = 0, apply_chat_template=None):
+  """`(prompt ids [Q], candidate ids [Q][K], Targets)` of a run's records
+  (`distractors`: empty candidate slots get other questions' answers)."""
+  collapsed = report_lib.collapse_records(cfg, records)
+  concise = cfg.prompts.style == "concise"
+  answers = ([[t.split("\n")[0] for t in r["texts"]] for r in records] if concise else None)
+  t = targets_lib.from_classes(collapsed.keys, answers, collapsed.matches,
+                               max_candidates=max_candidates)
+  if distractors:
+    t = targets_lib.with_distractors(t, seed=seed)
+  style = prompt_style or cfg.prompts.style
+  if style == cfg.prompts.style:
+    texts = [r["prompt"] for r in records]
+  else:
+    pcfg = ml_collections.ConfigDict(cfg.prompts.to_dict())
+    pcfg.style = style
+    prompter = prompts_lib.Prompter(pcfg, dataset=run_config.dataset_info(cfg)[0],
+                                    apply_chat_template=apply_chat_template)
+    texts = [prompter.render(Question(id=r["id"], question=r["question"],
+                                      answers=tuple(r["references"]))).text for r in records]
+  prompt_ids = [list(tokenizer.encode(x)) for x in texts]
+  base = cfg.prompts.format == "base"
+  stops = tuple(cfg.prompts.styles[style]["stop" if base else "chat_stop"])
+  cands = lora_probe.encode_candidates(tokenizer, [[a + (stops[0] if stops else "") if a else ""
+                                                    for a in row] for row in t.answers],
+                                       t.valid, prefix=" " if base else "",
+                                       eos_id=None if stops else tokenizer.eos_id)
+  return prompt_ids, cands, t
+
+
+def probe_run(workdir, cfg: lora_probe.ProbeConfig = lora_probe.ProbeConfig(), *,
+              max_candidates: int = 8, prompt_style: str = "", model_spec: str = "",
+              dtype: str = "float32", mesh_model: int = 1, linear: bool = True,
+              distractors: bool = True,
+              progress: bool = True, log=print) -> dict[str, Any]:
+  """LoRA probe (and linear probe) on one run; returns a JSON-able summary.
+
+  `mesh_model` > 1 shards the model tensor-parallel that many ways (the rest of
+  the devices are data parallel), as the sampler does."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from semcal_jax import models  # pylint: disable=g-import-not-at-top
+  t0 = time.perf_counter()
+  run_cfg, records, report = load_run(workdir)
+  mesh = None
+  if len(jax.devices()) > 1 or mesh_model > 1:
+    mesh = models.make_mesh(model=mesh_model)
+  loaded = models.load(model_spec or run_cfg.model.spec, dtype=dtype, mesh=mesh,
+                       progress=progress)
+  prompts, cands, t = probe_inputs(run_cfg, records, loaded.tokenizer,
+                                   max_candidates=max_candidates, prompt_style=prompt_style,
+                                   distractors=distractors, seed=cfg.seed,
+                                   apply_chat_template=loaded.tokenizer.apply_chat_template)
+  log(f"{os.fspath(workdir)}: {len(records)} questions x {t.num_samples} samples, "
+      f"{int(t.usable.sum())} with a parsed answer, {t.valid.sum(-1).mean():.2f} candidate "
+      f"classes per question (dropped share {t.dropped.mean():.3f})")
+  pad = loaded.tokenizer.pad_id if loaded.tokenizer.pad_id is not None else 0
+  res = lora_probe.train_probe(loaded.model, prompts, cands, t, cfg, mesh=loaded.mesh,
+                               pad_id=pad, progress=progress, log=log)
+  out = {"run": os.fspath(workdir), "model": run_cfg.model.spec, "style": run_cfg.prompts.style,
+         "dataset": run_cfg.data.name, "probe_config": dataclasses.asdict(cfg),
+         "max_candidates": max_candidates, "distractors": distractors, "lora": res.summary,
+         "smece": None if report is None else report.get("smece"),
+         "smece_ci": None if report is None else report.get("smece_ci")}
+  if linear:
+    feats = linear_probe.prompt_features(loaded.model, prompts, batch_size=cfg.batch_size,
+                                         pad_id=pad)
+    share = t.counts.max(-1) / t.num_samples
+    lin = linear_probe.fit_linear_probe(feats, share, res.train_idx, res.heldout_idx,
+                                        seed=cfg.seed)
+    lin.pop("predictions")
+    out["linear"] = lin
+  out["seconds"] = time.perf_counter() - t0
+  return out
+
+
+__all__ = ["load_run", "probe_inputs", "probe_run"]
