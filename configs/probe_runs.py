@@ -33,9 +33,10 @@ def get_config(arg=None):
   c.probe.model_spec = ""  # "" = the model of each run's config.json
   c.probe.dtype = "float32"
   c.probe.mesh_model = 1  # tensor-parallel ways (1 = no model parallelism)
-  c.probe.prompt_style = ""  # "" = each run's own prompt; "concise" for cot runs
+  c.probe.prompt_style = ""  # "" = each run's own style; "concise" for cot runs
+  c.probe.k_shot = 0  # the question alone (-1 = the run's own few-shot prompt)
   c.probe.lora.learning_rate = 1e-3
-  c.probe.lora.steps = 60
+  c.probe.lora.steps = 40
   c.probe.lora.batch_size = 8
   c.probe.lora.train_fraction = 0.8
   if a.tpu:

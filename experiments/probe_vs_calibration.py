@@ -49,7 +49,8 @@ def _runs(cfg, workdir: str) -> dict:
       print(f"{run}: probe already done ({path})")
       continue
     rows[run] = from_run.probe_run(run, pcfg, max_candidates=p.max_candidates,
-                                   prompt_style=p.prompt_style, model_spec=p.model_spec,
+                                   prompt_style=p.prompt_style, k_shot=p.k_shot,
+                                   model_spec=p.model_spec,
                                    dtype=p.dtype, mesh_model=p.mesh_model, linear=p.linear,
                                    distractors=p.distractors)
     io_lib.write_json_atomic(path, rows[run])

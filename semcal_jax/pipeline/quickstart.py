@@ -42,7 +42,8 @@ def _examples(tok, texts, prompt_split: str | None = None):
   return out
 
 
-def _loaded(model, tok, name: str) -> LoadedModel:
+def as_loaded(model, tok, name: str) -> LoadedModel:
+  """A tiny synthetic-world model as a `LoadedModel` (for the sampler)."""
   return LoadedModel(model=model, tokenizer=tok, config=model.config, mesh=None,
                      dtype=jnp.float32, name=name, source="synthetic")
 
@@ -116,10 +117,11 @@ def grpo(cfg, world, tok, base, facts, log):
     return np.asarray([[float(b.canonical(t, g.style) == y) for t in row]
                        for row, y in zip(ro.texts, labels)], np.float32)
 
-  loaded = _loaded(base, tok, "base")
+  loaded = as_loaded(base, tok, "base")
+  budget = synthetic_eval.budget(g.style, cfg.eval.max_new_tokens)
   step_fn = T.recipes.rl_steps(trainer, loaded, prompts, reward_fn,
                                questions_per_step=g.questions_per_step, group_size=g.group_size,
-                               max_new_tokens=synthetic_eval.budget(g.style, cfg.eval.max_new_tokens),
+                               max_new_tokens=budget,
                                seed=cfg.seed, pad_id=tok.pad_id, max_rows=1024,
                                question_ids=[f.id for f in facts])
   rewards = []
@@ -135,7 +137,7 @@ def dpo(cfg, world, tok, base, facts, log):
   d = cfg.dpo
   b = synthetic.SyntheticCollapsing(world)
   prompts = [tok.encode(corpus.prompt(f, d.style), add_bos=False) for f in facts]
-  ro = T.rl.rollout(_loaded(base, tok, "base"), prompts, group_size=d.samples,
+  ro = T.rl.rollout(as_loaded(base, tok, "base"), prompts, group_size=d.samples,
                     max_new_tokens=synthetic_eval.budget(d.style, cfg.eval.max_new_tokens),
                     seed=cfg.seed + 7,
                     question_ids=[f.id for f in facts], max_rows=1024, row_chunk=None)
@@ -186,7 +188,7 @@ def run_quickstart(cfg, workdir: str, *, log=print) -> dict[str, Any]:
   rows: dict[str, dict[str, Any]] = {}
   rows["oracle p*"] = synthetic_eval.evaluate_oracle(facts, labels, **ev)
   ev["max_new_tokens"] = e.max_new_tokens
-  base_loaded = _loaded(base, tok, "base")
+  base_loaded = as_loaded(base, tok, "base")
   for style in corpus.STYLES:
     rows[f"base / {style}"] = synthetic_eval.evaluate(base_loaded, world, facts, labels, style,
                                                       max_rows=e.max_rows, **ev)
@@ -199,7 +201,7 @@ def run_quickstart(cfg, workdir: str, *, log=print) -> dict[str, Any]:
                           ("CoT-SFT", cot_sft, "cot")):
     clock = time.perf_counter()
     tuned, stats = fn(cfg, world, tok, base, facts, log)
-    rows[f"{name} / {style}"] = synthetic_eval.evaluate(_loaded(tuned, tok, name), world, facts,
+    rows[f"{name} / {style}"] = synthetic_eval.evaluate(as_loaded(tuned, tok, name), world, facts,
                                                         labels, style, max_rows=e.max_rows, **ev)
     stats["seconds"] = time.perf_counter() - clock  # training + its evaluation
     stages[name] = stats

@@ -36,7 +36,8 @@ def spearman_ci(x: Sequence[float], y: Sequence[float], *, n_bootstrap: int = 20
       continue
     rhos.append(scipy.stats.spearmanr(x[i], y[i]).statistic)
   a = (1 - level) / 2
-  ci = [float(np.quantile(rhos, a)), float(np.quantile(rhos, 1 - a))] if rhos else [float("nan")] * 2
+  ci = ([float(np.quantile(rhos, a)), float(np.quantile(rhos, 1 - a))] if rhos
+        else [float("nan")] * 2)
   return {"spearman": float(res.statistic), "p_value": float(res.pvalue), "ci": ci, "n": n,
           "bootstrap_used": len(rhos)}
 

@@ -7,9 +7,10 @@ the LoRA probe (and the linear one) on them:
     out = probe_run("/tmp/semcal/gemma-triviaqa", ProbeConfig(steps=60), max_candidates=8)
     out["lora"]["kl_gap"], out["linear"]["r2"], out["smece"]
 
-Prompts: the run's own prompt for each question (with `prompt_style` set to
-another style, the question is rendered again in that style, so the probe
-must answer directly what a chain-of-thought run reaches after reasoning).
+Prompts: the run's own prompt for each question, or (with `prompt_style` /
+`k_shot` set) the question rendered again: `k_shot=0` is the question alone,
+`prompt_style="concise"` on a chain-of-thought run asks the probe to answer
+directly what the run reached after reasoning.
 Candidate strings: in the concise style, each class's most frequent response
 (first line); otherwise the class key of B. A candidate is `" " + answer`
 (base format) followed by the style's first stop string, or EOS.
@@ -56,9 +57,13 @@ def load_run(workdir) -> tuple[ml_collections.ConfigDict, list[dict[str, Any]], 
 
 
 def probe_inputs(cfg, records, tokenizer, *, max_candidates: int = 8, prompt_style: str = "",
-                 distractors: bool = True, seed: int = 0, apply_chat_template=None):
-  """`(prompt ids [Q], candidate ids [Q][K], Targets)` of a run's records
-  (`distractors`: empty candidate slots get other questions' answers)."""
+                 k_shot: int = -1, distractors: bool = True, seed: int = 0,
+                 apply_chat_template=None):
+  """`(prompt ids [Q], candidate ids [Q][K], Targets)` of a run's records.
+
+  `prompt_style` ("" = the run's) and `k_shot` (-1 = the run's; 0 = the
+  question only) re-render the prompts when they differ from the run's;
+  `distractors`: empty candidate slots get other questions' answers."""
   collapsed = report_lib.collapse_records(cfg, records)
   concise = cfg.prompts.style == "concise"
   answers = ([[t.split("\n")[0] for t in r["texts"]] for r in records] if concise else None)
@@ -67,11 +72,12 @@ def probe_inputs(cfg, records, tokenizer, *, max_candidates: int = 8, prompt_sty
   if distractors:
     t = targets_lib.with_distractors(t, seed=seed)
   style = prompt_style or cfg.prompts.style
-  if style == cfg.prompts.style:
+  shots = cfg.prompts.k_shot if k_shot < 0 else k_shot
+  if style == cfg.prompts.style and shots == cfg.prompts.k_shot:
     texts = [r["prompt"] for r in records]
   else:
     pcfg = ml_collections.ConfigDict(cfg.prompts.to_dict())
-    pcfg.style = style
+    pcfg.style, pcfg.k_shot = style, shots
     prompter = prompts_lib.Prompter(pcfg, dataset=run_config.dataset_info(cfg)[0],
                                     apply_chat_template=apply_chat_template)
     texts = [prompter.render(Question(id=r["id"], question=r["question"],
@@ -87,7 +93,8 @@ def probe_inputs(cfg, records, tokenizer, *, max_candidates: int = 8, prompt_sty
 
 
 def probe_run(workdir, cfg: lora_probe.ProbeConfig = lora_probe.ProbeConfig(), *,
-              max_candidates: int = 8, prompt_style: str = "", model_spec: str = "",
+              max_candidates: int = 8, prompt_style: str = "", k_shot: int = -1,
+              model_spec: str = "",
               dtype: str = "float32", mesh_model: int = 1, linear: bool = True,
               distractors: bool = True,
               progress: bool = True, log=print) -> dict[str, Any]:
@@ -106,7 +113,7 @@ def probe_run(workdir, cfg: lora_probe.ProbeConfig = lora_probe.ProbeConfig(), *
                        progress=progress)
   prompts, cands, t = probe_inputs(run_cfg, records, loaded.tokenizer,
                                    max_candidates=max_candidates, prompt_style=prompt_style,
-                                   distractors=distractors, seed=cfg.seed,
+                                   k_shot=k_shot, distractors=distractors, seed=cfg.seed,
                                    apply_chat_template=loaded.tokenizer.apply_chat_template)
   log(f"{os.fspath(workdir)}: {len(records)} questions x {t.num_samples} samples, "
       f"{int(t.usable.sum())} with a parsed answer, {t.valid.sum(-1).mean():.2f} candidate "

@@ -149,9 +149,10 @@ def _probs(trainer: Trainer, prompts, cands, t, idx, *, chunk, per_token_mean,
   return np.concatenate(out, 0)
 
 
-def train_probe(model, prompts: Sequence[Sequence[int]], candidates: Sequence[Sequence[Sequence[int]]],
-                t: targets_lib.Targets, cfg: ProbeConfig = ProbeConfig(), *, mesh=None,
-                pad_id: int = 0, progress: bool = True, log=print) -> ProbeResult:
+def train_probe(model, prompts: Sequence[Sequence[int]],
+                candidates: Sequence[Sequence[Sequence[int]]], t: targets_lib.Targets,
+                cfg: ProbeConfig = ProbeConfig(), *, mesh=None, pad_id: int = 0,
+                progress: bool = True, log=print) -> ProbeResult:
   """Trains the LoRA probe on a split of the usable questions (module docstring).
 
   Args:
@@ -168,8 +169,12 @@ def train_probe(model, prompts: Sequence[Sequence[int]], candidates: Sequence[Se
   usable = np.flatnonzero(t.usable)
   tr, ho = split(len(usable), cfg.train_fraction, cfg.seed)
   train_idx, heldout_idx = usable[tr], usable[ho]
+  # Fixed lengths (one compilation): the prompt bucket, the longest candidate
+  # rounded to 4 (candidates are short; padding them to 16 would double the
+  # vocabulary projection, the largest cost on a 262k vocabulary).
+  longest = max(1, max(len(c) for row in candidates for c in row))
   lens = dict(prompt_len=batches_lib.bucket(max(len(p) for p in prompts)),
-              cand_len=batches_lib.bucket(max(1, max(len(c) for row in candidates for c in row))))
+              cand_len=-(-longest // 4) * 4)
   kw = dict(pad_id=pad_id, **lens)
   trainer = Trainer(model, objectives.SoftLabel(per_token_mean=cfg.per_token_mean),
                     optim.make(optim.OptimConfig(learning_rate=cfg.learning_rate,

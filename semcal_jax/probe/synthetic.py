@@ -31,8 +31,8 @@ def probe_setting(cfg, world, tok, model, facts, labels, style: str, name: str,
                   log=print) -> dict[str, Any]:
   """Samples one setting, builds its targets and trains both probes on `model`."""
   e, p = cfg.eval, cfg.probe
-  ev = synthetic_eval.evaluate(quickstart._loaded(model, tok, name), world, facts, labels, style,  # pylint: disable=protected-access
-                               num_samples=e.num_samples, seed=cfg.seed,
+  ev = synthetic_eval.evaluate(quickstart.as_loaded(model, tok, name), world, facts, labels,
+                               style, num_samples=e.num_samples, seed=cfg.seed,
                                n_bootstrap=e.n_bootstrap, max_rows=e.max_rows,
                                max_new_tokens=e.max_new_tokens)
   values = ev.pop("values")

@@ -51,8 +51,14 @@ def test_probe_inputs_and_probe_run(tiny_model, data_env, tmp_path):
   assert t.valid[0].all() and "Paris" not in t.answers[0][1:]  # ... plus distractors
   for row in cands:  # " answer" + the concise stop "\n"
     assert all(tok.decode(c).startswith(" ") and tok.decode(c).endswith("\n") for c in row)
-  cot = from_run.probe_inputs(cfg2, records, tok, max_candidates=3, prompt_style="sentence")[0]
-  assert cot[1] != prompts[1]  # rendered again in another style
+  two_shot = from_run.probe_inputs(cfg2, records, tok, max_candidates=3, k_shot=2)[0]
+  alone = from_run.probe_inputs(cfg2, records, tok, max_candidates=3, k_shot=0)[0]
+  assert two_shot == prompts  # the run's own prompts (k_shot=2 is the run's setting)...
+  text = tok.decode(alone[1])  # ... or the question alone, rendered again
+  assert text.endswith("Who wrote Hamlet?\nAnswer:") and text.count("Question") <= 1
+  sentence = from_run.probe_inputs(cfg2, records, tok, max_candidates=3,
+                                   prompt_style="sentence")[0]
+  assert sentence[1] != prompts[1]
   out = from_run.probe_run(workdir, lora_probe.ProbeConfig(steps=2, batch_size=4, n_bootstrap=0),
                            max_candidates=3, progress=False, log=lambda *_: None)
   assert out["smece"] == report["smece"]
