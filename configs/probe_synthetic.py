@@ -30,7 +30,7 @@ def probe_section(smoke: bool = False):
   p.n_bootstrap = 2000  # resamples of the Spearman CI (over settings)
   p.lora = ml_collections.ConfigDict({
       "rank": 8, "alpha": 16.0, "lora_targets": ("q", "k", "v", "o", "gate", "up", "down"),
-      "learning_rate": 3e-3, "steps": 150, "batch_size": 64, "train_fraction": 0.5,
+      "learning_rate": 1e-3, "steps": 40, "batch_size": 64, "train_fraction": 0.5,
       "per_token_mean": False, "seed": 0, "n_bootstrap": 200, "logit_chunk": 512})
   if smoke:
     p.lora.steps, p.lora.batch_size, p.lora.n_bootstrap, p.n_bootstrap = 4, 16, 0, 50
@@ -41,9 +41,9 @@ def get_config(arg=None):
   a = config_utils.parse_arg(arg, smoke=False, seed=0)
   c = config_utils.load(f"{_QUICKSTART}:seed={a.seed}" + (",smoke" if a.smoke else ""),
                         lock=False)
-  if not a.smoke:  # a smaller world than the quickstart's, for the ten-minute budget
-    c.world.num_people = 240
-    c.pretrain.max_steps = 800
+  if not a.smoke:  # a smaller world and shorter pretraining, for the ten-minute budget
+    c.world.num_people = 200
+    c.pretrain.batch_size, c.pretrain.max_steps = 128, 600
     c.eval.n_bootstrap = 200
   c.probe = probe_section(a.smoke)
   return c
