@@ -167,14 +167,19 @@ def cot_sft(cfg, world, tok, base, facts, log):
   return trainer.policy_model(), {"nll_first": losses[0], "nll_last": losses[-1]}
 
 
+def make_world(cfg):
+  """`(world, tokenizer, evaluated facts, labels drawn from p*)` of a quickstart config."""
+  world = synthetic.make_world(cfg.seed, **cfg.world.to_dict())
+  facts = list(world.questions)
+  return world, synthetic.make_tokenizer(world), facts, synthetic.draw_labels(world, facts,
+                                                                             cfg.seed)
+
+
 def run_quickstart(cfg, workdir: str, *, log=print) -> dict[str, Any]:
   """Runs the whole quickstart; writes results.md/json and reliability diagrams."""
   t0 = time.perf_counter()
   workdir = io_lib.prepare_workdir(workdir)
-  world = synthetic.make_world(cfg.seed, **cfg.world.to_dict())
-  tok = synthetic.make_tokenizer(world)
-  facts = list(world.questions)
-  labels = synthetic.draw_labels(world, facts, cfg.seed)
+  world, tok, facts, labels = make_world(cfg)
   log(f"world: {len(world.people)} people, {len(facts)} questions "
       f"({sum(f.kind == 'certain' for f in world.facts)} certain, "
       f"{sum(f.kind == 'contested' for f in world.facts)} contested, "
@@ -256,4 +261,5 @@ def _figures(workdir, rows, per_q, n_bootstrap: int):
   diagrams.save(fig, os.path.join(workdir, "reliability.png"))
 
 
-__all__ = ["run_quickstart", "format_table"]
+__all__ = ["as_loaded", "cot_sft", "dpo", "format_table", "grpo", "make_world", "pretrain",
+           "run_quickstart"]

@@ -116,7 +116,8 @@ def encode_candidates(tokenizer, answers: Sequence[Sequence[str]], valid: np.nda
 def split(n: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
   """A seeded train / held-out split of `range(n)` (both sorted, both non-empty)."""
   if n < 2:
-    raise ValueError(f"probe: need at least 2 usable questions to split, got {n}")
+    raise ValueError(f"probe: need at least 2 questions with a parsed sample to split into "
+                     f"train and held-out, got {n} (are all the run's answers unparsed?)")
   perm = np.random.default_rng([seed, 97]).permutation(n)
   k = min(n - 1, max(1, int(round(train_fraction * n))))
   return np.sort(perm[:k]), np.sort(perm[k:])

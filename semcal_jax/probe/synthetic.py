@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from semcal_jax.data import synthetic
 from semcal_jax.data.synthetic import corpus
 from semcal_jax.pipeline import io as io_lib
 from semcal_jax.pipeline import quickstart
@@ -61,10 +60,7 @@ def run_synthetic(cfg, workdir: str, *, log=print) -> dict[str, Any]:
   correlate; writes results.json, results.md and probe_vs_smece.png."""
   t0 = time.perf_counter()
   workdir = io_lib.prepare_workdir(workdir)
-  world = synthetic.make_world(cfg.seed, **cfg.world.to_dict())
-  tok = synthetic.make_tokenizer(world)
-  facts = list(world.questions)
-  labels = synthetic.draw_labels(world, facts, cfg.seed)
+  world, tok, facts, labels = quickstart.make_world(cfg)
   log(f"world: {len(world.people)} people, {len(facts)} questions")
   base, pre = quickstart.pretrain(cfg, world, tok, log)
   models = {"base": base}

@@ -59,12 +59,13 @@ def test_probe_inputs_and_probe_run(tiny_model, data_env, tmp_path):
   sentence = from_run.probe_inputs(cfg2, records, tok, max_candidates=3,
                                    prompt_style="sentence")[0]
   assert sentence[1] != prompts[1]
+  # (the linear probe's features have their own test; linear=False saves a compilation)
   out = from_run.probe_run(workdir, lora_probe.ProbeConfig(steps=2, batch_size=4, n_bootstrap=0),
-                           max_candidates=3, progress=False, log=lambda *_: None)
+                           max_candidates=3, linear=False, progress=False, log=lambda *_: None)
   assert out["smece"] == report["smece"]
   assert {"heldout_kl", "noise_floor", "kl_gap", "probe_calibration"} <= set(out["lora"])
   assert out["lora"]["train_questions"] + out["lora"]["heldout_questions"] == 12
-  assert "r2" in out["linear"]
+  assert "linear" not in out
   json.dumps(out)  # JSON-able, as the experiment writes it
 
 
