@@ -1,6 +1,6 @@
 """The mechanism probe: KL gap of a LoRA probe vs smECE, across settings or runs.
 
-  # synthetic world (base x 3 styles, GRPO, DPO, CoT-SFT), about ten minutes on a CPU:
+  # synthetic world (base x 3 styles, GRPO, DPO, CoT-SFT), 10-11 minutes on a 2-core CPU:
   python experiments/probe_vs_calibration.py --config=configs/probe_synthetic.py \
       --workdir=/tmp/semcal_probe
   # finished calibration runs of real models:
