@@ -42,9 +42,8 @@ def test_greedy_equals_transformers_generate(loaded, shared_data):
   eos = ref.generation_config.eos_token_id
   eos = [eos] if isinstance(eos, int) else list(eos or [])
   prompts = _prompts(shared_data)
-  # row_chunk=None: plain matmuls on the 8 rows (the default pads row blocks to 64).
   ours = sampling.sample(loaded, prompts, num_samples=1, max_new_tokens=32, greedy=True,
-                         stop_token_ids=eos, progress=False, row_chunk=None)
+                         stop_token_ids=eos, progress=False)
   for i, p in enumerate(prompts):
     ids = loaded.tokenizer.encode(p)
     with torch.no_grad():
