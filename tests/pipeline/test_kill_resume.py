@@ -30,10 +30,10 @@ def _command(model, data, workdir):
 
 
 def _env(tmp_path):
-  # A compilation cache shared by the five launches: each relaunch reuses the
-  # programs the first one compiled (what a user resuming a run would want too).
+  # The five launches share the test session's compilation cache (tests/conftest.py):
+  # each relaunch reuses the programs the first one compiled (what a user resuming a
+  # run would want too).
   return {**os.environ, "SEMCAL_DATA_DIR": str(tmp_path / "tfds"),
-          "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax_cache"),
           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
 

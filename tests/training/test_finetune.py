@@ -55,9 +55,8 @@ def test_tiny_end_to_end(tmp_path, objective, shared_data):
     registry.resolve("smollm2-135m-instruct")
   except registry.ModelNotFoundError as e:
     require(False, str(e))
-  # A compilation cache shared by the three runs of this session (under pytest's tmp dir).
-  env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(tmp_path.parent / "jax_cache"),
-             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+  # The three runs share the test session's compilation cache (tests/conftest.py).
+  env = dict(os.environ, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
              JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
   proc = _run([f"--config=configs/finetune.py:model=tiny,objective={objective},steps=2,"
                "eval_every=1,n_eval=4,eval_samples=2,n_train=12",

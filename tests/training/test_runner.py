@@ -95,9 +95,9 @@ def _worker(workdir, steps):
 def test_kill9_then_same_command_resumes_bit_identically(tmp_path):
   """Acceptance 3: SIGKILL mid-run, rerun the same command: final parameters, optimizer
   state and logged metrics equal those of an uninterrupted run."""
-  # The runs share a compilation cache (loading the same executables cannot change results).
-  env = dict(os.environ, PYTHONPATH=str(REPO), JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"),
-             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+  # The runs share the test session's compilation cache (tests/conftest.py; loading the
+  # same executables cannot change results).
+  env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
              JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
   steps = 8
   subprocess.run(_worker(tmp_path / "full", steps), cwd=REPO, env=env, check=True, timeout=600,
