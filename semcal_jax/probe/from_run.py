@@ -127,13 +127,9 @@ def probe_run(workdir, cfg: lora_probe.ProbeConfig = lora_probe.ProbeConfig(), *
          "smece": None if report is None else report.get("smece"),
          "smece_ci": None if report is None else report.get("smece_ci")}
   if linear:
-    feats = linear_probe.prompt_features(loaded.model, prompts, batch_size=cfg.batch_size,
-                                         pad_id=pad)
-    share = t.counts.max(-1) / t.num_samples
-    lin = linear_probe.fit_linear_probe(feats, share, res.train_idx, res.heldout_idx,
-                                        seed=cfg.seed)
-    lin.pop("predictions")
-    out["linear"] = lin
+    out["linear"] = linear_probe.probe_plurality_share(
+        loaded.model, prompts, t, res.train_idx, res.heldout_idx, batch_size=cfg.batch_size,
+        pad_id=pad, seed=cfg.seed)
   out["seconds"] = time.perf_counter() - t0
   return out
 

@@ -23,6 +23,7 @@ import scipy.stats
 from flax import nnx
 
 from semcal_jax.models.transformer import KVCache
+from semcal_jax.probe import targets as targets_lib
 from semcal_jax.training import batches as batches_lib
 
 PENALTIES = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
@@ -98,4 +99,17 @@ def fit_linear_probe(features: np.ndarray, share: np.ndarray, train_idx: np.ndar
           "spearman": float(rho), "penalty": lam, "predictions": pred}
 
 
-__all__ = ["PENALTIES", "fit_linear_probe", "prompt_features"]
+def probe_plurality_share(model, prompts: Sequence[Sequence[int]], t: targets_lib.Targets,
+                          train_idx: np.ndarray, heldout_idx: np.ndarray, *,
+                          batch_size: int = 64, pad_id: int = 0, seed: int = 0) -> dict[str, Any]:
+  """The linear probe end to end, JSON-able: features of `prompts [Q]`, target =
+  the plurality class's share of each question's M samples (from `t`), fitted
+  on `train_idx`, measured on `heldout_idx` (the predictions are left out)."""
+  feats = prompt_features(model, prompts, batch_size=batch_size, pad_id=pad_id)
+  out = fit_linear_probe(feats, t.counts.max(-1) / t.num_samples, train_idx, heldout_idx,
+                         seed=seed)
+  out.pop("predictions")
+  return out
+
+
+__all__ = ["PENALTIES", "fit_linear_probe", "probe_plurality_share", "prompt_features"]

@@ -140,13 +140,8 @@ def _probs(trainer: Trainer, prompts, cands, t, idx, *, chunk, per_token_mean,
     n = len(part)  # the last chunk is padded to `chunk` rows: one compilation
     b = _batch(prompts, cands, t, np.concatenate([part, np.repeat(part[-1:], chunk - n)]), **kw)
     lp = trainer.logprobs(b)  # [E, K, T]
-    score = (lp * b["loss_mask"]).sum(-1)
-    if per_token_mean:
-      score = score / np.maximum(b["loss_mask"].sum(-1), 1.0)
-    score = np.where(b["valid"], score, -np.inf)
-    score = score - score.max(-1, keepdims=True)
-    p = np.where(b["valid"], np.exp(score), 0.0)
-    out.append((p / p.sum(-1, keepdims=True))[:n])
+    _, log_q, valid = objectives.candidate_log_q(lp, b["loss_mask"], b["valid"], per_token_mean)
+    out.append(np.where(valid, np.exp(np.asarray(log_q, np.float64)), 0.0)[:n])
   return np.concatenate(out, 0)
 
 

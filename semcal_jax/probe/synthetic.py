@@ -47,11 +47,9 @@ def probe_setting(cfg, world, tok, model, facts, labels, style: str, name: str,
                                log=lambda msg: log(f"{name}: {msg}"))
   out = {"calibration": ev, "lora": res.summary}
   if p.linear:
-    feats = linear_probe.prompt_features(model, prompts, batch_size=256, pad_id=tok.pad_id)
-    lin = linear_probe.fit_linear_probe(feats, t.counts.max(-1) / t.num_samples, res.train_idx,
-                                        res.heldout_idx, seed=cfg.seed)
-    lin.pop("predictions")
-    out["linear"] = lin
+    out["linear"] = linear_probe.probe_plurality_share(
+        model, prompts, t, res.train_idx, res.heldout_idx, batch_size=256, pad_id=tok.pad_id,
+        seed=cfg.seed)
   return out
 
 

@@ -233,6 +233,28 @@ class DPO(Objective):
     return LossOut(jnp.sum(jnp.where(valid, losses, 0.0)), n, *_mean_metrics(pairs))
 
 
+def candidate_log_q(logp, mask, valid=None, per_token_mean: bool = False):
+  """The model's distribution over K candidate continuations.
+
+  Args:
+    logp: `[E, K, T]` token log-probabilities; mask: `[E, K, T]` the tokens that
+      count; valid: optional `[E, K]` bool (padding candidates excluded, and so
+      is a candidate whose mask is all zero).
+  Returns:
+    `(score [E, K], log_q [E, K], valid [E, K])`: summed (or mean) token
+    log-probabilities (-inf where not valid), their log-softmax over the valid
+    candidates (0 elsewhere), and the effective validity.
+  """
+  score = jnp.sum(logp * mask, axis=-1)
+  if per_token_mean:
+    score = score / jnp.maximum(jnp.sum(mask, -1), 1.0)
+  valid = jnp.ones(score.shape, bool) if valid is None else jnp.asarray(valid).astype(bool)
+  valid = valid & (jnp.sum(mask, -1) > 0)
+  score = jnp.where(valid, score, -jnp.inf)
+  log_q = jnp.where(valid, jax.nn.log_softmax(score, axis=-1), 0.0)
+  return score, log_q, valid
+
+
 @dataclasses.dataclass(frozen=True)
 class SoftLabel(Objective):
   """Soft-label cross-entropy over K candidate continuations (the probe of issue 9).
@@ -250,16 +272,8 @@ class SoftLabel(Objective):
   fields: tuple[str, ...] = dataclasses.field(default=("targets",), init=False)
 
   def __call__(self, logp, batch, ref_logp=None):
-    mask = batch["loss_mask"]
-    score = jnp.sum(logp * mask, axis=-1)  # [E, K]
-    if self.per_token_mean:
-      score = score / jnp.maximum(jnp.sum(mask, -1), 1.0)
-    valid = batch.get("valid")
-    valid = jnp.ones(score.shape, bool) if valid is None else valid.astype(bool)
-    valid = valid & (jnp.sum(mask, -1) > 0)  # a candidate without tokens (padding) is none
-    score = jnp.where(valid, score, -jnp.inf)
-    log_q = jax.nn.log_softmax(score, axis=-1)
-    log_q = jnp.where(valid, log_q, 0.0)
+    score, log_q, valid = candidate_log_q(logp, batch["loss_mask"], batch.get("valid"),
+                                          self.per_token_mean)
     t = jnp.where(valid, batch["targets"].astype(jnp.float32), 0.0)
     ce = -jnp.sum(t * log_q, axis=-1)  # [E]
     t_log_t = jnp.sum(jnp.where(t > 0, t * jnp.log(jnp.where(t > 0, t, 1.0)), 0.0), -1)
@@ -289,4 +303,4 @@ def make(name: str, options: Mapping[str, Any] | None = None) -> Objective:
 
 
 __all__ = ["DPO", "LossOut", "NextToken", "Objective", "PolicyGradient", "SoftLabel",
-           "kl_estimate", "make"]
+           "candidate_log_q", "kl_estimate", "make"]
