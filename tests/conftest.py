@@ -39,6 +39,14 @@ SHARED_DATA = pathlib.Path(os.environ.get("SEMCAL_SHARED_DATA", REPO.parent / "s
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def subprocess_env(**extra: str) -> dict[str, str]:
+  """The environment for a test's subprocess (a CLI run, a relaunch after kill -9):
+  this one (the session's compilation cache included) with every compiled program
+  cached, however small or quick, so that each relaunch reuses them; plus `extra`."""
+  return {**os.environ, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0", **extra}
+
+
 def require(condition: bool, reason: str) -> None:
   """Skips locally, but fails in CI (CI=true), when a test's inputs are missing."""
   if condition:

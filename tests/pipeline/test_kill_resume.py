@@ -2,7 +2,6 @@
 samples and report of an uninterrupted one, and no partial record is ever read."""
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 from semcal_jax.pipeline import report as report_lib
 from semcal_jax.pipeline.store import Store
 
-from tests.conftest import REPO
+from tests.conftest import REPO, subprocess_env
 from tests.pipeline.fixtures import tiny_model, write_trivia  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
@@ -30,12 +29,9 @@ def _command(model, data, workdir):
 
 
 def _env(tmp_path):
-  # The five launches share the test session's compilation cache (tests/conftest.py):
-  # each relaunch reuses the programs the first one compiled (what a user resuming a
-  # run would want too).
-  return {**os.environ, "SEMCAL_DATA_DIR": str(tmp_path / "tfds"),
-          "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+  # The five launches share the test session's compilation cache: each relaunch reuses
+  # the programs the first one compiled (what a user resuming a run would want too).
+  return subprocess_env(SEMCAL_DATA_DIR=str(tmp_path / "tfds"))
 
 
 def test_kill_nine_three_times_then_resume(tiny_model, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from semcal_jax import config_utils
 from semcal_jax.models import registry
 
-from tests.conftest import REPO, require
+from tests.conftest import REPO, require, subprocess_env
 
 SCRIPT = "experiments/finetune.py"
 
@@ -55,9 +55,8 @@ def test_tiny_end_to_end(tmp_path, objective, shared_data):
     registry.resolve("smollm2-135m-instruct")
   except registry.ModelNotFoundError as e:
     require(False, str(e))
-  # The three runs share the test session's compilation cache (tests/conftest.py).
-  env = dict(os.environ, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-             JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+  # The three runs share the test session's compilation cache.
+  env = subprocess_env()
   proc = _run([f"--config=configs/finetune.py:model=tiny,objective={objective},steps=2,"
                "eval_every=1,n_eval=4,eval_samples=2,n_train=12",
                f"--config.data.path={shared_data / 'gsm8k'}",

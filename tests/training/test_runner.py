@@ -16,7 +16,7 @@ from semcal_jax import semantic
 from semcal_jax.training import checkpoint, lora, objectives, optim, qa, recipes, runner, tracking
 from semcal_jax.training.trainer import Trainer
 
-from tests.conftest import REPO
+from tests.conftest import REPO, subprocess_env
 from tests.training import resume_worker, toy
 
 
@@ -95,10 +95,9 @@ def _worker(workdir, steps):
 def test_kill9_then_same_command_resumes_bit_identically(tmp_path):
   """Acceptance 3: SIGKILL mid-run, rerun the same command: final parameters, optimizer
   state and logged metrics equal those of an uninterrupted run."""
-  # The runs share the test session's compilation cache (tests/conftest.py; loading the
-  # same executables cannot change results).
-  env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-             JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+  # The runs share the test session's compilation cache (loading the same executables
+  # cannot change results).
+  env = subprocess_env(PYTHONPATH=str(REPO))
   steps = 8
   subprocess.run(_worker(tmp_path / "full", steps), cwd=REPO, env=env, check=True, timeout=600,
                  capture_output=True)
