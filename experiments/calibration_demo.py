@@ -11,9 +11,8 @@ from ml_collections import config_flags
 import numpy as np
 from tqdm import tqdm
 
-from semcal_jax import config_utils
+from semcal_jax import config_utils, storage
 from semcal_jax.calibration import diagrams, summary
-from semcal_jax.pipeline import io as io_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.")
@@ -35,7 +34,7 @@ def main(_):
   cfg = _CONFIG.value
   if not _WORKDIR.value:
     raise SystemExit("error: --workdir is required")
-  workdir = io_lib.prepare_workdir(_WORKDIR.value)
+  workdir = storage.prepare_workdir(_WORKDIR.value)
   rows, runs = {}, []
   jobs = [(m, e) for m in cfg.models for e in cfg.calibration.estimators]
   for i, (model, estimator) in enumerate(tqdm(jobs, desc="simulated models")):
@@ -52,7 +51,7 @@ def main(_):
       runs.append((name, per_q["confidence"], per_q["correct"]))
   diagrams.plot_runs(runs, os.path.join(workdir, "reliability.png"),
                      title="simulated models (generated data)")
-  io_lib.write_json_atomic(os.path.join(workdir, "report.json"),
+  storage.write_json_atomic(os.path.join(workdir, "report.json"),
                            {"config": config_utils.to_dict(cfg), "models": rows})
   header = f"{'model / estimator':<28} {'acc':>6} {'conf':>6} {'smECE [95% CI]':>22} {'ECE':>6} {'Brier':>6} {'AUROC':>6}"
   print(header)

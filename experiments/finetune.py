@@ -13,8 +13,6 @@ field.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 
@@ -22,11 +20,13 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from semcal_jax import config_utils
+from semcal_jax import multihost
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder (resumes if it has checkpoints).")
 
 OBJECTIVES = ("sft", "cot_sft", "grpo", "dpo")
+multihost.define_flags()
 
 
 def _fail(msg: str):
@@ -90,14 +90,14 @@ def make_prompter(cfg, loaded, style, pool=None):
 
 def load_data(cfg):
   """`(train, eval)` question lists."""
-  from semcal_jax import data  # pylint: disable=g-import-not-at-top
+  from semcal_jax import data, storage  # pylint: disable=g-import-not-at-top
   d = cfg.data
-  kw = dict(path=d.path or None, data_dir=d.data_dir or None)
   if not d.path:
     _fail("data.path is empty: give the folder with the data set's files "
           "(--config.data.path=...); nothing is downloaded at run time")
-  if not os.path.exists(d.path):
+  if not storage.exists(d.path):
     _fail(f"data.path={d.path!r} does not exist")
+  kw = dict(path=str(storage.local_tree(d.path)), data_dir=d.data_dir or None)
   data.loader.disable_progress_bars()
   try:
     train = data.load_questions(d.dataset, split=d.train_split, n_questions=d.n_train or None,
@@ -140,14 +140,12 @@ def build_objective(cfg):
 def _dpo_pairs(cfg, loaded, prompter, train, workdir):
   """Preference pairs from the initial model's own samples (cached in the workdir)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from semcal_jax import semantic  # pylint: disable=g-import-not-at-top
+  from semcal_jax import semantic, storage  # pylint: disable=g-import-not-at-top
   from semcal_jax.data import prompts  # pylint: disable=g-import-not-at-top
-  from semcal_jax.pipeline import io as io_lib  # pylint: disable=g-import-not-at-top
   from semcal_jax.training import batches, qa, rl  # pylint: disable=g-import-not-at-top
-  path = os.path.join(workdir, "dpo_pairs.json")
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as fh:
-      saved = json.load(fh)
+  path = storage.join(workdir, "dpo_pairs.json")
+  saved = storage.read_json(path)
+  if saved is not None:
     return [rl.Pair(tuple(p["prompt"]), tuple(p["chosen"]), tuple(p["rejected"]), p["question"])
             for p in saved["pairs"]], saved["stats"]
   d = cfg.dpo
@@ -170,25 +168,24 @@ def _dpo_pairs(cfg, loaded, prompter, train, workdir):
                               pairs_per_question=d.pairs_per_question, fallback_chosen=fallback)
   stats = {"questions": n, "samples_per_question": d.samples_per_question,
            "sample_accuracy": float(np.mean(correct)), "pairs": len(pairs)}
-  io_lib.write_json_atomic(path, {"stats": stats, "pairs": [
-      {"prompt": list(p.prompt), "chosen": list(p.chosen), "rejected": list(p.rejected),
-       "question": int(p.question)} for p in pairs]})
+  if multihost.is_main():  # every host made the same pairs; one writes them
+    storage.write_json_atomic(path, {"stats": stats, "pairs": [
+        {"prompt": list(p.prompt), "chosen": list(p.chosen), "rejected": list(p.rejected),
+         "question": int(p.question)} for p in pairs]})
   return pairs, stats
 
 
 def run(cfg, workdir: str) -> dict:
   """Everything `main` does, callable from Python (tests, notebooks)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  from semcal_jax import semantic  # pylint: disable=g-import-not-at-top
+  from semcal_jax import semantic, storage  # pylint: disable=g-import-not-at-top
   from semcal_jax.data import prompts  # pylint: disable=g-import-not-at-top
-  from semcal_jax.pipeline import io as io_lib  # pylint: disable=g-import-not-at-top
   from semcal_jax.training import (Trainer, batches, lora, optim, qa, recipes,  # pylint: disable=g-import-not-at-top
                                    report, runner)
   if cfg.objective not in OBJECTIVES:
     _fail(f"objective: expected one of {OBJECTIVES}, got {cfg.objective!r}")
   if cfg.distributed:
-    jax.distributed.initialize()
-  workdir = io_lib.prepare_workdir(workdir)
+    multihost.initialize(distributed=True)
+  workdir = storage.prepare_workdir(workdir)
   t_start = time.perf_counter()
   mesh = build_mesh(cfg)
   loaded = load_model(cfg, mesh)
@@ -260,7 +257,8 @@ def run(cfg, workdir: str) -> dict:
     meta["dpo_pairs"] = stats
     step_fn = recipes.dpo_steps(trainer, pairs, batch_size=cfg.dpo.batch_size, seed=cfg.seed,
                                 pad_id=pad)
-  io_lib.write_json_atomic(os.path.join(workdir, "config.json"), config_utils.to_dict(cfg))
+  if multihost.is_main():
+    storage.write_json_atomic(storage.join(workdir, "config.json"), config_utils.to_dict(cfg))
   summary = runner.fit(trainer, step_fn, workdir, run_cfg, tracker=tracker, loaded=loaded,
                        meta=meta)
   summary["wall_seconds"] = time.perf_counter() - t_start
@@ -277,6 +275,10 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   if not _WORKDIR.value:
     _fail("--workdir is required")
+  try:
+    multihost.initialize_from_flags()
+  except multihost.MultihostError as e:
+    _fail(str(e))
   run(_CONFIG.value, _WORKDIR.value)
 
 

@@ -18,34 +18,36 @@ from absl import flags
 from ml_collections import config_flags
 
 from semcal_jax import config_utils
+from semcal_jax import multihost
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/probe_synthetic.py", "Config file.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/semcal_probe", "Output folder.")
+multihost.define_flags()
 
 
 def _runs(cfg, workdir: str) -> dict:
   """Probes each run of `cfg.probe.runs` (kept per run under WORKDIR/probes/)."""
   import hashlib  # pylint: disable=g-import-not-at-top
   import json  # pylint: disable=g-import-not-at-top
-  from semcal_jax.pipeline import io as io_lib  # pylint: disable=g-import-not-at-top
+  from semcal_jax import storage  # pylint: disable=g-import-not-at-top
   from semcal_jax.probe import compare, from_run, lora_probe  # pylint: disable=g-import-not-at-top
   p = cfg.probe
   runs = [r.strip() for r in p.runs.split(",") if r.strip()]
   if not runs:
     raise config_utils.ConfigError("config key 'probe.runs': empty; give comma-separated run "
                                    "directories (--config.probe.runs=/path/a,/path/b)")
-  workdir = io_lib.prepare_workdir(workdir)
-  os.makedirs(os.path.join(workdir, "probes"), exist_ok=True)
+  workdir = storage.prepare_workdir(workdir)
+  storage.makedirs(storage.join(workdir, "probes"))
   pcfg = lora_probe.ProbeConfig.from_config(p.lora)
   rows = {}
   for run in runs:
     key = hashlib.sha256(json.dumps([run, p.to_dict()], sort_keys=True, default=str)
                          .encode()).hexdigest()[:12]
-    path = os.path.join(workdir, "probes", f"{os.path.basename(run.rstrip('/'))}-{key}.json")
-    if os.path.exists(path):
-      with open(path) as f:
-        rows[run] = json.load(f)
+    path = storage.join(workdir, "probes", f"{os.path.basename(run.rstrip('/'))}-{key}.json")
+    saved = storage.read_json(path)
+    if saved is not None:
+      rows[run] = saved
       print(f"{run}: probe already done ({path})")
       continue
     rows[run] = from_run.probe_run(run, pcfg, max_candidates=p.max_candidates,
@@ -53,11 +55,14 @@ def _runs(cfg, workdir: str) -> dict:
                                    model_spec=p.model_spec,
                                    dtype=p.dtype, mesh_model=p.mesh_model, linear=p.linear,
                                    distractors=p.distractors)
-    io_lib.write_json_atomic(path, rows[run])
+    if multihost.is_main():  # every host computed the same probe; one writes it
+      storage.write_json_atomic(path, rows[run])
   names = [f"{r['model']} / {r['dataset']} / {r['style']}" for r in rows.values()]
   gaps = [r["lora"]["kl_gap"] for r in rows.values()]
   smeces = [r["smece"] for r in rows.values()]
   stats = compare.spearman_ci(gaps, smeces, n_bootstrap=p.n_bootstrap, seed=cfg.seed)
+  if not multihost.is_main():
+    return {"table": ""}
   if len(rows) >= 3 and all(s is not None for s in smeces):
     compare.scatter(names, gaps, smeces, stats, os.path.join(workdir, "probe_vs_smece.png"))
   lines = ["| run | smECE | held-out KL | floor | KL gap | KL before | probe smECE | linear R^2 |",
@@ -72,9 +77,9 @@ def _runs(cfg, workdir: str) -> dict:
   lo, hi = stats["ci"]
   table = "\n".join(lines) + (f"\n\nSpearman(KL gap, smECE) = {stats['spearman']:.3f} "
                               f"[{lo:.3f}, {hi:.3f}], n = {stats['n']}\n")
-  io_lib.write_json_atomic(os.path.join(workdir, "results.json"),
+  storage.write_json_atomic(os.path.join(workdir, "results.json"),
                            {"config": cfg.to_dict(), "runs": rows, "spearman": stats})
-  io_lib.write_text_atomic(os.path.join(workdir, "results.md"), table)
+  storage.write_text_atomic(os.path.join(workdir, "results.md"), table)
   return {"table": table}
 
 
@@ -90,6 +95,7 @@ def _compilation_cache(workdir: str) -> None:
 def main(_):
   cfg = _CONFIG.value
   mode = cfg.probe.mode
+  multihost.initialize_from_flags()
   _compilation_cache(_WORKDIR.value)
   if mode == "synthetic":
     from semcal_jax.probe import synthetic  # pylint: disable=g-import-not-at-top

@@ -206,8 +206,18 @@ def _explain_flag_error(argv: list[str], error: Exception) -> str:
 
 
 def run(main, argv: list[str] | None = None) -> None:
-  """`absl.app.run(main)`, but flag and config errors exit 2 with one clear line."""
+  """`absl.app.run(main)`, but flag and config errors, and bad paths
+  (`storage.StorageError`: an unwritable workdir, an unsupported URL) raised by
+  `main`, exit 2 with one clear line."""
   from absl import app, flags  # pylint: disable=g-import-not-at-top
+  from semcal_jax.storage import StorageError  # pylint: disable=g-import-not-at-top
+
+  def guarded(args):
+    try:
+      return main(args)
+    except (ConfigError, StorageError) as e:
+      print(f"error: {e}", file=sys.stderr)
+      sys.exit(2)
 
   def parser(args):
     try:
@@ -222,7 +232,7 @@ def run(main, argv: list[str] | None = None) -> None:
       print(_explain_flag_error(list(args), e), file=sys.stderr)
       sys.exit(2)
 
-  app.run(main, argv=argv, flags_parser=parser)
+  app.run(guarded, argv=argv, flags_parser=parser)
 
 
 def to_dict(cfg: ml_collections.ConfigDict) -> dict:

@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from semcal_jax import storage  # noqa: E402
 from semcal_jax.calibration import resampling as bootstrap_lib  # noqa: E402
 from semcal_jax.calibration import metrics  # noqa: E402
 from semcal_jax.calibration import smooth_ece as smece_lib  # noqa: E402
@@ -182,17 +183,8 @@ def confidence_histogram(f, path: str | os.PathLike, *, bins: int = 21, title=No
 
 
 def save(fig, path: str | os.PathLike) -> None:
-  """Writes a figure as PNG atomically (temp file + rename; gs:// through
-  etils.epath, whose object writes are whole) and closes it."""
-  path = os.fspath(path)
+  """Writes a figure as PNG atomically, locally or to any `storage` URL, and closes it."""
   buf = io.BytesIO()
   fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
   plt.close(fig)
-  if "://" in path:
-    from etils import epath  # pylint: disable=g-import-not-at-top
-    epath.Path(path).write_bytes(buf.getvalue())
-    return
-  tmp = f"{path}.tmp-{os.getpid()}.png"
-  with open(tmp, "wb") as fh:
-    fh.write(buf.getvalue())
-  os.replace(tmp, path)
+  storage.write_bytes_atomic(path, buf.getvalue())

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
+from semcal_jax import storage
 from semcal_jax.data import builder as builder_lib
 from semcal_jax.data import question as question_lib
 from semcal_jax.data.builders import (gsm8k, math_dataset, nq_open, openmathinstruct2,
@@ -60,6 +61,8 @@ def get_builder(name: str, *, path: os.PathLike | str | None = None,
   if path is not None and manual_dir is not None:
     raise ValueError("give path= or manual_dir=, not both")
   source = path if path is not None else manual_dir
+  if source is not None and storage.is_remote(source):
+    source = storage.local_tree(source)  # a local copy, keyed by the files' identity
   return BUILDERS[name](path=source, data_dir=str(data_dir or default_data_dir()))
 
 

@@ -19,6 +19,7 @@ import re
 
 import numpy as np
 
+from semcal_jax import storage
 from semcal_jax.models import gguf_metadata
 from semcal_jax.models.config import ModelConfig
 
@@ -135,8 +136,9 @@ class GGUFTensors:
 
 
 def read(path: str | os.PathLike):
-  """`(ModelConfig, GGUFTensors, metadata)` of a GGUF file (no weights read yet)."""
-  path = pathlib.Path(path)
+  """`(ModelConfig, GGUFTensors, metadata)` of a GGUF file, local or remote (copied
+  into the storage cache: it is memory-mapped); no weights read yet."""
+  path = storage.local_file(path)
   if not path.is_file():
     raise FileNotFoundError(f"GGUF file not found: {path}")
   meta, infos = gguf_metadata.read_header(path)

@@ -2,21 +2,22 @@
 
 Tensors are read one at a time through `safetensors.safe_open` (memory-mapped),
 so host RAM holds at most one tensor beyond what is already on device. Local
-folders and `gs://` folders (through `etils.epath`, copied shard by shard to a
-local temporary file) both work.
+folders and remote ones (gs://, through `semcal_jax.storage`) both work: a
+remote shard is copied into the storage cache when first read, keyed by its
+URL, size and version, so checkpoints whose shards share file names never
+share copies.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pathlib
-import tempfile
 from typing import Any
 
 import numpy as np
 from etils import epath
 
+from semcal_jax import storage
 from semcal_jax.models.config import ModelConfig
 
 # Checkpoints of multimodal wrappers (e.g. Gemma3ForConditionalGeneration) prefix
@@ -69,18 +70,12 @@ class SafetensorsTensors:
     path = self.folder / filename
     if not path.exists():
       raise FileNotFoundError(f"{path}: shard listed in the index is missing")
-    if "://" not in os.fspath(path):
-      return os.fspath(path)
-    local = pathlib.Path(tempfile.gettempdir()) / "semcal_shards" / path.name
-    if not local.exists():
-      local.parent.mkdir(parents=True, exist_ok=True)
-      path.copy(local)
-    return os.fspath(local)
+    return os.fspath(storage.local_file(path))
 
   @staticmethod
   def _keys(path: epath.Path):
     from safetensors import safe_open  # pylint: disable=g-import-not-at-top
-    with safe_open(os.fspath(path), framework="numpy") as fh:
+    with safe_open(os.fspath(storage.local_file(path)), framework="numpy") as fh:
       return list(fh.keys())
 
   def names(self):
@@ -113,7 +108,7 @@ class SafetensorsTensors:
 
 def read(folder: str | os.PathLike):
   """`(ModelConfig, SafetensorsTensors, config dict)` of an HF folder."""
-  folder = epath.Path(folder)
+  folder = storage.as_path(folder)
   config = _read_json(folder / "config.json")
   cfg = ModelConfig.from_hf(config)
   return cfg, SafetensorsTensors(folder), config

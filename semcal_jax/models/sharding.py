@@ -43,7 +43,10 @@ def rules(fsdp: bool = False) -> dict[str, str | None]:
 
 
 def make_mesh(data: int | None = None, model: int = 1, devices=None) -> Mesh:
-  """A `('data', 'model')` mesh; `data` defaults to all devices / model."""
+  """A `('data', 'model')` mesh; `data` defaults to all devices / model.
+
+  `devices` defaults to every device of the job (all hosts of a pod); pass
+  `jax.local_devices()` for a mesh of this host only."""
   devices = list(devices if devices is not None else jax.devices())
   if data is None:
     data = len(devices) // model
@@ -78,16 +81,16 @@ def spec_for(path: str, shape, mesh: Mesh | None, fsdp: bool = False) -> P:
 
 def sharding_for(path: str, shape, mesh: Mesh | None, fsdp: bool = False):
   if mesh is None:
-    return SingleDeviceSharding(jax.devices()[0])
+    return SingleDeviceSharding(jax.local_devices()[0])
   return NamedSharding(mesh, spec_for(path, shape, mesh, fsdp))
 
 
 def replicated(mesh: Mesh | None):
-  return SingleDeviceSharding(jax.devices()[0]) if mesh is None else NamedSharding(mesh, P())
+  return SingleDeviceSharding(jax.local_devices()[0]) if mesh is None else NamedSharding(mesh, P())
 
 
 def data_sharding(mesh: Mesh | None, ndim: int):
   """Batch axis on 'data', the rest replicated."""
   if mesh is None:
-    return SingleDeviceSharding(jax.devices()[0])
+    return SingleDeviceSharding(jax.local_devices()[0])
   return NamedSharding(mesh, P("data", *([None] * (ndim - 1))))

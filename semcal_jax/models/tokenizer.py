@@ -33,6 +33,7 @@ from typing import Any
 
 import tokenizers
 
+from semcal_jax import storage
 from semcal_jax.models import chat_template as chat_template_lib
 from semcal_jax.models import gguf_metadata
 from semcal_jax.models import gguf_tokenizer
@@ -99,7 +100,7 @@ class Tokenizer:
       ValueError: not a GGUF file, no tokenizer in it, or an unknown
         `tokenizer.ggml.model` (the message names the file and value).
     """
-    path = os.fspath(path)
+    path = os.fspath(storage.local_file(path))  # remote files: a cached local copy
     metadata = gguf_metadata.read_metadata(path)
     backend = gguf_tokenizer.load(path, metadata, use_cache=use_cache)
     special = {
@@ -132,7 +133,7 @@ class Tokenizer:
       FileNotFoundError: no such folder, or no `tokenizer.json` in it.
       ValueError: a JSON file does not parse or holds a value of the wrong type.
     """
-    root = pathlib.Path(folder)
+    root = storage.as_path(folder)  # local or remote
     if not root.is_dir():
       raise FileNotFoundError(f"tokenizer folder {root} does not exist or is not a folder")
     tokenizer_file = root / "tokenizer.json"
@@ -141,7 +142,7 @@ class Tokenizer:
           f"{tokenizer_file} not found: only folders with a tokenizer.json are supported "
           "(a SentencePiece tokenizer.model alone is not)")
     try:
-      backend = tokenizers.Tokenizer.from_file(str(tokenizer_file))
+      backend = tokenizers.Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
     except Exception as e:  # tokenizers raises plain Exception
       raise ValueError(f"{tokenizer_file} is not a valid tokenizer.json: {e}") from e
     config = _read_json(root / "tokenizer_config.json")
@@ -165,7 +166,8 @@ class Tokenizer:
 
   @classmethod
   def from_spec(cls, spec: str | os.PathLike) -> Tokenizer:
-    """From a model name of `registry` (e.g. "gemma-3-270m"), a .gguf file or an HF folder."""
+    """From any model spec of `registry.resolve`: a named model (e.g. "gemma-3-270m"), a
+    .gguf file or an HF folder (local or remote), a Hugging Face Hub id."""
     path = registry.resolve(spec)
     return cls.from_hf_folder(path) if path.is_dir() else cls.from_gguf(path)
 
@@ -316,8 +318,7 @@ def _read_json(path: pathlib.Path) -> dict[str, Any]:
   if not path.is_file():
     return {}
   try:
-    with open(path, encoding="utf-8") as fh:
-      value = json.load(fh)
+    value = json.loads(path.read_text(encoding="utf-8"))
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise ValueError(f"{path} is not valid JSON: {e}") from e
   if not isinstance(value, dict):

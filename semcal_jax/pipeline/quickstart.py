@@ -17,12 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from semcal_jax import storage
 from semcal_jax.calibration import diagrams
 from semcal_jax.data import synthetic
 from semcal_jax.data.synthetic import corpus
 from semcal_jax.models import ModelConfig, init_model
 from semcal_jax.models.loading import LoadedModel
-from semcal_jax.pipeline import io as io_lib
 from semcal_jax.pipeline import synthetic_eval
 from semcal_jax import training as T
 
@@ -178,7 +178,7 @@ def make_world(cfg):
 def run_quickstart(cfg, workdir: str, *, log=print) -> dict[str, Any]:
   """Runs the whole quickstart; writes results.md/json and reliability diagrams."""
   t0 = time.perf_counter()
-  workdir = io_lib.prepare_workdir(workdir)
+  workdir = storage.prepare_workdir(workdir)
   world, tok, facts, labels = make_world(cfg)
   log(f"world: {len(world.people)} people, {len(facts)} questions "
       f"({sum(f.kind == 'certain' for f in world.facts)} certain, "
@@ -218,8 +218,8 @@ def run_quickstart(cfg, workdir: str, *, log=print) -> dict[str, Any]:
   results = {"config": cfg.to_dict(), "stages": stages, "rows": rows,
              "questions": len(facts), "wall_seconds": time.perf_counter() - t0}
   table = format_table(rows)
-  io_lib.write_json_atomic(os.path.join(workdir, "results.json"), results)
-  io_lib.write_text_atomic(os.path.join(workdir, "results.md"), table)
+  storage.write_json_atomic(os.path.join(workdir, "results.json"), results)
+  storage.write_text_atomic(os.path.join(workdir, "results.md"), table)
   results["table"] = table
   return results
 

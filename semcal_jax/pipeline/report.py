@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from semcal_jax import semantic
+from semcal_jax import semantic, storage
 from semcal_jax.calibration import diagrams, summary
-from semcal_jax.pipeline import io as io_lib
 from semcal_jax.pipeline import run_config
 
 # Keys of report.json that measure time, not results (they differ between a
@@ -65,7 +64,7 @@ def build(cfg, records: list[dict[str, Any]], stats: list[dict[str, Any]], *,
       "sampling_seconds": sampling_s,
       "wall_seconds": wall_seconds,
   }
-  report = io_lib.finite(report)
+  report = storage.finite(report)
   rows = []
   for i, r in enumerate(records):
     pred = int(per_q["prediction"][i])
@@ -91,7 +90,7 @@ def write(workdir: str, cfg, report: dict[str, Any], rows: list[dict[str, Any]])
   writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"])
   writer.writeheader()
   writer.writerows(rows)
-  io_lib.write_text_atomic(os.path.join(workdir, "per_question.csv"), buf.getvalue())
+  storage.write_text_atomic(os.path.join(workdir, "per_question.csv"), buf.getvalue())
   conf = np.asarray([r["confidence"] for r in rows], np.float64)
   correct = np.asarray([r["correct"] for r in rows], bool)
   title = f"{cfg.model.spec} / {cfg.data.name} / {cfg.prompts.style}"
@@ -102,4 +101,4 @@ def write(workdir: str, cfg, report: dict[str, Any], rows: list[dict[str, Any]])
                        seed=cfg.calibration.seed)
     diagrams.confidence_histogram(conf, os.path.join(workdir, "confidence_hist.png"),
                                   correct=correct, title=title)
-  io_lib.write_json_atomic(os.path.join(workdir, "report.json"), report)
+  storage.write_json_atomic(os.path.join(workdir, "report.json"), report)

@@ -10,10 +10,13 @@ finished batch, and, the sampler being batch-invariant and keyed by (seed,
 question id, sample index), ends with exactly the samples and report of an
 uninterrupted run.
 
-Multi-host (TPU pods): call `jax.distributed.initialize()` first; each host
-loads the model on its local devices and samples questions `i` with
-`i % hosts == host`, writing its own part files; process 0 writes the report
-once every question is stored.
+Multi-host (TPU pods): call `multihost.initialize` first. When the model fits on
+one host's devices (`model.mesh_model` <= local devices), each host loads it on
+its local devices and samples questions `i` with `i % hosts == host`, writing
+its own part files. A larger `mesh_model` builds one mesh over the devices of
+all hosts (the model sharded across them): every host then samples every
+question together and host 0 writes the parts. Host 0 writes the report once
+every question is stored.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ import jax
 from tqdm import tqdm
 
 from semcal_jax import data as data_lib
-from semcal_jax import sampling
+from semcal_jax import multihost
+from semcal_jax import sampling, storage
 from semcal_jax.config_utils import ConfigError
-from semcal_jax.pipeline import io as io_lib
 from semcal_jax.pipeline import report as report_lib
 from semcal_jax.pipeline import run_config
 from semcal_jax.pipeline.store import Store
@@ -42,37 +45,28 @@ def load_questions(cfg):
 
 
 def local_copy(path: str) -> str:
-  """A local path for `path`: remote (gs://) files or folders are copied once into
-  the cache (data sets are small next to models), local paths are returned as is."""
-  if "://" not in path:
+  """A local path for `path`: remote files or folders are copied into the storage
+  cache, keyed by their identity (data sets are small next to models); local paths
+  are returned as is."""
+  if not storage.is_remote(path):
     return path
-  import hashlib  # pylint: disable=g-import-not-at-top
-  from etils import epath  # pylint: disable=g-import-not-at-top
-  from semcal_jax.models import registry  # pylint: disable=g-import-not-at-top
-  src = epath.Path(path)
-  dst = registry.cache_dir() / "remote_data" / hashlib.sha256(path.encode()).hexdigest()[:16]
-  target = dst / src.name
-  if not target.exists():
-    dst.mkdir(parents=True, exist_ok=True)
-    files = [src] if src.is_file() else [f for f in src.rglob("*") if f.is_file()]
-    for f in files:
-      out = target if f == src else target / f.relative_to(src)
-      out.parent.mkdir(parents=True, exist_ok=True)
-      tmp = out.with_name(out.name + ".tmp")
-      tmp.write_bytes(f.read_bytes())
-      tmp.replace(out)
-  return str(target)
+  return str(storage.local_tree(path))
 
 
-def _mesh(cfg):
+def sampling_mesh(cfg):
+  """The sampling mesh: this host's devices when `model.mesh_model` fits on them
+  (the hosts then split the questions), else one mesh over the devices of every
+  host (the model sharded across hosts; all hosts sample every question together).
+  None on a single device."""
   from semcal_jax import models  # pylint: disable=g-import-not-at-top
-  devices = jax.local_devices()
-  if len(devices) == 1 and cfg.model.mesh_model == 1:
+  k = cfg.model.mesh_model
+  devices = jax.local_devices() if k <= jax.local_device_count() else jax.devices()
+  if len(devices) == 1:
     return None
-  if len(devices) % cfg.model.mesh_model:
-    raise ConfigError(f"config key 'model.mesh_model': {cfg.model.mesh_model} does not divide "
-                      f"the {len(devices)} local devices")
-  return models.make_mesh(model=cfg.model.mesh_model, devices=devices)
+  if len(devices) % k:
+    raise ConfigError(f"config key 'model.mesh_model': {k} does not divide the {len(devices)} "
+                      f"{'local ' if k <= jax.local_device_count() else ''}devices")
+  return models.make_mesh(model=k, devices=devices)
 
 
 def _records(questions, prompts, result, tokenizer) -> list[dict[str, Any]]:
@@ -101,25 +95,31 @@ def run_calibration(cfg, workdir: str, *, overwrite: bool = False, progress: boo
   this host (a sweep spreading whole runs over hosts)."""
   t_start = time.perf_counter()
   run_config.validate(cfg)
-  workdir = io_lib.prepare_workdir(workdir)
+  workdir = storage.prepare_workdir(workdir)
   store = Store(workdir)
   host = jax.process_index() if host is None else host
   hosts = jax.process_count() if hosts is None else hosts
-  if host == 0:
-    store.claim(cfg, overwrite=overwrite)
+  if hosts > 1 and multihost.spans_hosts(sampling_mesh(cfg)):
+    share = (0, 1)  # one mesh over all hosts: every host samples every question
+  else:
+    share = (host, hosts)
+  # Every host checks the recorded config (so all fail alike); host 0 writes it,
+  # and the others read the stored samples only after that (--overwrite clears them).
+  store.claim(cfg, overwrite=overwrite, write=host == 0)
+  if hosts > 1:
+    multihost.barrier("semcal-run-claimed")
   questions = load_questions(cfg)
   if not questions:
     raise ConfigError(f"config key 'data.name': {cfg.data.name} ({run_config.data_path(cfg)}) "
                       "has no questions")
   done = store.done_ids()
-  todo = [q for i, q in enumerate(questions) if i % hosts == host and q.id not in done]
+  todo = [q for i, q in enumerate(questions) if i % share[1] == share[0] and q.id not in done]
   logging.info("%d questions, %d stored, %d to sample on host %d", len(questions), len(done),
                len(todo), host)
   if todo:
-    _sample_all(cfg, store, todo, host, progress)
+    _sample_all(cfg, store, todo, host, progress, write=share[1] > 1 or host == 0)
   if hosts > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-    multihost_utils.sync_global_devices("semcal-samples-done")
+    multihost.barrier("semcal-samples-done")
   if host != 0:
     return None
   records, stats = store.read()
@@ -139,15 +139,16 @@ _LOADED: dict = {}  # the last loaded model, reused by consecutive runs (sweeps)
 
 def _load_model(cfg, progress: bool):
   from semcal_jax import models  # pylint: disable=g-import-not-at-top
-  key = (cfg.model.spec, cfg.model.dtype, cfg.model.mesh_model)
+  key = (cfg.model.spec, cfg.model.dtype, cfg.model.mesh_model, cfg.model.fsdp)
   if key not in _LOADED:
     _LOADED.clear()
-    _LOADED[key] = models.load(cfg.model.spec, dtype=cfg.model.dtype, mesh=_mesh(cfg),
-                               progress=progress)
+    _LOADED[key] = models.load(cfg.model.spec, dtype=cfg.model.dtype, mesh=sampling_mesh(cfg),
+                               fsdp=cfg.model.fsdp, progress=progress)
   return _LOADED[key]
 
 
-def _sample_all(cfg, store: Store, todo, host: int, progress: bool) -> None:
+def _sample_all(cfg, store: Store, todo, host: int, progress: bool, write: bool) -> None:
+  """Samples `todo` in batches; with `write`, stores each batch as a part of `host`."""
   loaded = _load_model(cfg, progress)
   prompter = data_lib.prompts.Prompter(
       cfg.prompts, dataset=run_config.dataset_info(cfg)[0],
@@ -172,7 +173,8 @@ def _sample_all(cfg, store: Store, todo, host: int, progress: bool) -> None:
     stats = {"generated_tokens": int(result.lengths.sum()),
              "seconds": result.stats["wall_seconds"],
              "compile_seconds": result.stats["compile_seconds"], "questions": len(batch)}
-    store.write_part(host, _records(batch, prompts, result, loaded.tokenizer), stats)
+    if write:
+      store.write_part(host, _records(batch, prompts, result, loaded.tokenizer), stats)
     total += len(batch)
     tokens += stats["generated_tokens"]
     seconds += stats["seconds"]

@@ -41,6 +41,11 @@ UNPARSED = ("class", "exclude")
 DTYPES = ("float32", "bfloat16")
 # Fields that do not change the samples (excluded from the fingerprint).
 _NOT_FINGERPRINTED = {"sampling": ("max_rows",)}
+# Fields that change the samples only when set: FSDP splits the hidden-dimension
+# contractions over 'data', which changes their summation order (log-probs move in the
+# last bits, and a draw that falls that close to a CDF boundary takes the other token).
+# Off, they are left out, so runs recorded before the field existed still match.
+_RECORDED_WHEN_SET = (("model", "fsdp"),)
 
 
 def shared_data_dir() -> str:
@@ -58,6 +63,7 @@ def default_config() -> ml_collections.ConfigDict:
       "spec": "gemma-3-270m",  # named model, HF folder, .gguf file (local or gs://)
       "dtype": "float32",
       "mesh_model": 1,  # tensor-parallel devices; data parallel over the rest
+      "fsdp": False,  # also shard the hidden dimension over the 'data' axis
   })
   c.data = ml_collections.ConfigDict({
       "name": "triviaqa",
@@ -144,6 +150,8 @@ def validate(cfg, *, check_files: bool = True) -> None:
   ):
     if not ok:
       _fail(key, f"expected {what}, got {value!r}")
+  if not isinstance(cfg.model.fsdp, bool):
+    _fail("model.fsdp", f"expected true or false, got {cfg.model.fsdp!r}")
   for key, value, allowed in (("model.dtype", cfg.model.dtype, DTYPES),
                               ("collapse.rule", cfg.collapse.rule, RULES),
                               ("calibration.estimator", cfg.calibration.estimator, ESTIMATORS),
@@ -155,17 +163,20 @@ def validate(cfg, *, check_files: bool = True) -> None:
 
 
 def _check_files(cfg) -> None:
-  from etils import epath  # pylint: disable=g-import-not-at-top
+  """The data path and model spec exist, local or remote (nothing is downloaded)."""
+  from semcal_jax import storage  # pylint: disable=g-import-not-at-top
   from semcal_jax.models import registry  # pylint: disable=g-import-not-at-top
   path = data_path(cfg)
-  if not epath.Path(path).exists():
+  try:
+    found = storage.exists(path)
+  except OSError as e:  # StorageError included: an unsupported URL, no access
+    _fail("data.path", f"{path}: {e}")
+  if not found:
     _fail("data.path", f"{path} does not exist (data set {cfg.data.name!r})")
-  spec = cfg.model.spec
-  if "://" not in spec:
-    try:
-      registry.resolve(spec)
-    except registry.ModelNotFoundError as e:
-      _fail("model.spec", str(e))
+  try:
+    registry.resolve(cfg.model.spec, fetch=False)
+  except registry.ModelNotFoundError as e:
+    _fail("model.spec", str(e))
 
 
 def fingerprint(cfg) -> dict:
@@ -173,6 +184,9 @@ def fingerprint(cfg) -> dict:
   d = {k: copy.deepcopy(cfg[k].to_dict()) for k in ("model", "data", "prompts", "sampling")}
   for section, keys in _NOT_FINGERPRINTED.items():
     for key in keys:
+      d[section].pop(key, None)
+  for section, key in _RECORDED_WHEN_SET:
+    if not d[section].get(key):
       d[section].pop(key, None)
   d["data"]["path"] = data_path(cfg)
   d["sampling"]["max_new_tokens"] = max_new_tokens(cfg)

@@ -24,8 +24,8 @@ from typing import Any, Iterable
 
 from etils import epath
 
+from semcal_jax import storage
 from semcal_jax.config_utils import ConfigError
-from semcal_jax.pipeline import io as io_lib
 from semcal_jax.pipeline import run_config
 
 _PART = re.compile(r"^part-(\d{3})-(\d{6})\.jsonl$")
@@ -41,15 +41,17 @@ class Store:
   """Samples and config of one run directory."""
 
   def __init__(self, workdir):
-    self.root = epath.Path(workdir)
+    self.root = storage.as_path(workdir)
     self.samples = self.root / "samples"
 
   # ------------------------------------------------------------------ config
-  def claim(self, cfg, *, overwrite: bool = False) -> None:
+  def claim(self, cfg, *, overwrite: bool = False, write: bool = True) -> None:
     """Records the config, or checks it against the one already recorded.
 
     Raises ConfigError listing the keys that would change the samples unless
-    `overwrite`, which deletes the old samples and report first.
+    `overwrite`, which deletes the old samples and report first. With
+    `write=False` it only checks (the other hosts of a multi-host run, which
+    must fail alike but leave the writing to one host).
     """
     new = run_config.fingerprint(cfg)
     path = self.root / "fingerprint.json"
@@ -60,17 +62,19 @@ class Store:
         raise ConfigError(f"workdir {os.fspath(self.root)} holds a run with another config "
                           f"({'; '.join(diff[:4])}{' ...' if len(diff) > 4 else ''}); use "
                           "another --workdir or pass --overwrite")
-      if diff:
+      if diff and write:
         self.clear()
+    if not write:
+      return
     self.root.mkdir(parents=True, exist_ok=True)
     self.samples.mkdir(parents=True, exist_ok=True)
-    io_lib.write_json_atomic(path, new)
-    io_lib.write_json_atomic(self.root / "config.json", cfg.to_dict())
+    storage.write_json_atomic(path, new)
+    storage.write_json_atomic(self.root / "config.json", cfg.to_dict())
 
   def clear(self) -> None:
     """Deletes samples and report files (for --overwrite)."""
     if self.samples.exists():
-      if "://" in os.fspath(self.samples):
+      if storage.is_remote(self.samples):
         for f in self.samples.iterdir():
           f.unlink()
       else:
@@ -98,7 +102,7 @@ class Store:
     name = f"part-{host:03d}-{(max(taken) + 1 if taken else 0):06d}.jsonl"
     lines = [json.dumps({"stats": stats, "count": len(records)})]
     lines += [json.dumps(r, ensure_ascii=False) for r in records]
-    io_lib.write_text_atomic(self.samples / name, "\n".join(lines) + "\n")
+    storage.write_text_atomic(self.samples / name, "\n".join(lines) + "\n")
     return name
 
   def read(self) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:

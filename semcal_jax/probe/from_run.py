@@ -26,8 +26,8 @@ from typing import Any
 
 import ml_collections
 import numpy as np
-from etils import epath
 
+from semcal_jax import storage
 from semcal_jax.data import prompts as prompts_lib
 from semcal_jax.data.question import Question
 from semcal_jax.pipeline import report as report_lib
@@ -43,7 +43,7 @@ def load_run(workdir) -> tuple[ml_collections.ConfigDict, list[dict[str, Any]], 
   Raises:
     FileNotFoundError naming the missing file; ValueError when there are no samples.
   """
-  root = epath.Path(workdir)
+  root = storage.as_path(workdir)
   path = root / "config.json"
   if not path.exists():
     raise FileNotFoundError(f"{os.fspath(path)}: not found ({os.fspath(root)} is not a "

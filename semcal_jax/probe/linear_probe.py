@@ -22,6 +22,7 @@ import numpy as np
 import scipy.stats
 from flax import nnx
 
+from semcal_jax import multihost
 from semcal_jax.models.transformer import KVCache
 from semcal_jax.probe import targets as targets_lib
 from semcal_jax.training import batches as batches_lib
@@ -51,7 +52,7 @@ def prompt_features(model, prompts: Sequence[Sequence[int]], *, batch_size: int 
     n = len(part)
     part += [part[-1]] * (batch_size - n)
     b = batches_lib.pack(part, [[[]] for _ in part], pad_id=pad_id, prompt_len=length)
-    out.append(np.asarray(feats(state, b["prompt"], b["prompt_positions"]))[:n])
+    out.append(multihost.to_host(feats(state, b["prompt"], b["prompt_positions"]))[:n])
   return np.concatenate(out, 0)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from semcal_jax import storage
 from semcal_jax.data.synthetic import corpus
-from semcal_jax.pipeline import io as io_lib
 from semcal_jax.pipeline import quickstart
 from semcal_jax.pipeline import synthetic_eval
 from semcal_jax.probe import compare, linear_probe, lora_probe
@@ -57,7 +57,7 @@ def run_synthetic(cfg, workdir: str, *, log=print) -> dict[str, Any]:
   """Pretrain + GRPO / DPO / CoT-SFT (quickstart stages), probe every setting,
   correlate; writes results.json, results.md and probe_vs_smece.png."""
   t0 = time.perf_counter()
-  workdir = io_lib.prepare_workdir(workdir)
+  workdir = storage.prepare_workdir(workdir)
   world, tok, facts, labels = quickstart.make_world(cfg)
   log(f"world: {len(world.people)} people, {len(facts)} questions")
   base, pre = quickstart.pretrain(cfg, world, tok, log)
@@ -85,8 +85,8 @@ def run_synthetic(cfg, workdir: str, *, log=print) -> dict[str, Any]:
   results = {"config": cfg.to_dict(), "pretrain": pre, "rows": rows, "spearman": stats,
              "questions": len(facts), "wall_seconds": time.perf_counter() - t0}
   table = format_table(rows, stats)
-  io_lib.write_json_atomic(os.path.join(workdir, "results.json"), results)
-  io_lib.write_text_atomic(os.path.join(workdir, "results.md"), table)
+  storage.write_json_atomic(os.path.join(workdir, "results.json"), results)
+  storage.write_text_atomic(os.path.join(workdir, "results.md"), table)
   results["table"] = table
   return results
 

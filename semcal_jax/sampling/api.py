@@ -7,10 +7,14 @@ bucket), place rows on the mesh's 'data' axis, run `decode.prefill` and
 `decode.decode` (compacting finished rows away), and turn the device arrays
 into texts cut at stop strings.
 
-Multi-host (Cloud TPU pods): every host runs the same program on its own share
-of the questions (`host_share`) with a mesh of its local devices, after
-`jax.distributed.initialize()`; results are merged by question id afterwards
-(the pipeline does this), so hosts never wait on each other.
+Multi-host (Cloud TPU pods), after `multihost.initialize`, two ways:
+- a mesh of each host's local devices: every host samples its own share of the
+  questions (`host_share`), results are merged by question id afterwards (the
+  pipeline does this), and hosts never wait on each other;
+- one mesh over the devices of several hosts (a model too large for one host,
+  sharded over 'model' across them): every host calls `sample` with the same
+  prompts, rows are spread over the devices of all hosts, and the results are
+  gathered with `multihost.to_host` so that every host returns all of them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from flax import nnx
 from tqdm import tqdm
 
+from semcal_jax import multihost
 from semcal_jax.models import sharding as sharding_lib
 from semcal_jax.sampling import decode, stopping
 from semcal_jax.sampling.distributions import SamplingParams
@@ -220,14 +225,14 @@ def _run_batch(graphdef, spec, state, mesh, tokens, positions, keys, stop_arr, n
   group, step = spec.num_samples, jnp.int32(1)  # rows per prompt-cache row
 
   def save(rows, which):
-    got = jax.device_get((rows.tokens, rows.logprobs, rows.lengths, rows.reason))
+    got = multihost.to_host((rows.tokens, rows.logprobs, rows.lengths, rows.reason))
     for dst, src in zip((out_tok, out_lp, out_len, out_reason), got):
       dst[owner[which]] = np.asarray(src)[which]
 
   while True:
     step, rows = decode.decode(graphdef, spec, state, rows, step, step + segment, prefix,
                                stop_arr, next_state, hit)
-    done = np.asarray(jax.device_get(rows.done))
+    done = multihost.to_host(rows.done)
     if done.all() or int(step) >= n:
       break
     active = np.flatnonzero(~done)
@@ -243,16 +248,23 @@ def _run_batch(graphdef, spec, state, mesh, tokens, positions, keys, stop_arr, n
 
 
 def _place_index(mesh, index):
-  index = jnp.asarray(index, jnp.int32)
-  return index if mesh is None else jax.device_put(index, sharding_lib.data_sharding(mesh, 1))
+  index = np.asarray(index, np.int32)
+  if mesh is None:
+    return jnp.asarray(index)
+  return jax.device_put(index, sharding_lib.data_sharding(mesh, 1))
 
 
 def _place(mesh, tokens, positions, keys):
   if mesh is None:
     return jnp.asarray(tokens), jnp.asarray(positions), keys
   rows2 = sharding_lib.data_sharding(mesh, 2)
+  # Host values go straight onto the mesh (it may span hosts: every host passes the
+  # same values); the keys travel as their raw data, since a key array made on
+  # this host's device cannot be put on devices of other hosts.
+  key_data = jax.device_put(np.asarray(jax.random.key_data(keys)),
+                            sharding_lib.data_sharding(mesh, 2))
   return (jax.device_put(tokens, rows2), jax.device_put(positions, rows2),
-          jax.device_put(keys, sharding_lib.data_sharding(mesh, 1)))
+          jax.random.wrap_key_data(key_data, impl=jax.random.key_impl(keys)))
 
 
 def _texts(tok, tokens, lengths, reason_codes, stop, stop_ids):

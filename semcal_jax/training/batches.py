@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
+
+from semcal_jax import multihost
 
 Batch = dict[str, Any]
 
@@ -159,7 +160,7 @@ def microbatches(batch: Mapping[str, Any], num: int, mesh=None) -> Batch:
   for k, v in arrays.items():
     v = v.reshape((num, v.shape[0] // num) + v.shape[1:])
     if mesh is not None:
-      v = jax.device_put(v, NamedSharding(mesh, P(None, "data", *([None] * (v.ndim - 2)))))
+      v = multihost.put(v, NamedSharding(mesh, P(None, "data", *([None] * (v.ndim - 2)))))
     out[k] = v
   return out
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from semcal_jax.pipeline import io as io_lib
+from semcal_jax import storage
 
 REPORT_FILE = "report.json"
 DIAGRAM_FILE = "reliability_before_after.png"
@@ -50,7 +50,7 @@ def write(workdir: str | os.PathLike, before: Mapping[str, Any], after: Mapping[
   """Writes `report.json` (and the diagram, with a bootstrap band of
   `diagram_bootstrap` resamples; 0 = none); returns the report dict."""
   rep = build(before, after, training)
-  io_lib.write_json_atomic(os.path.join(os.fspath(workdir), REPORT_FILE), rep)
+  storage.write_json_atomic(os.path.join(os.fspath(workdir), REPORT_FILE), rep)
   if diagram and "per_question" in before and "per_question" in after:
     from semcal_jax.calibration import diagrams  # pylint: disable=g-import-not-at-top
     runs = [(f"{name} (step {e.get('step', '?')})", e["per_question"]["confidence"],

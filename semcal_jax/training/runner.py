@@ -23,7 +23,6 @@ policy before training is evaluated at step 0. At the end:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Callable, Mapping
@@ -31,7 +30,7 @@ from typing import Any, Callable, Mapping
 import jax
 from tqdm import tqdm
 
-from semcal_jax.pipeline import io as io_lib
+from semcal_jax import multihost, storage
 from semcal_jax.training import checkpoint as checkpoint_lib
 from semcal_jax.training import report as report_lib
 from semcal_jax.training import tracking
@@ -73,15 +72,11 @@ class RunConfig:
 
 
 def _eval_path(workdir: str, step: int) -> str:
-  return os.path.join(workdir, "evals", f"step_{step:06d}.json")
+  return storage.join(workdir, "evals", f"step_{step:06d}.json")
 
 
 def _read_eval(workdir: str, step: int) -> dict | None:
-  path = _eval_path(workdir, step)
-  if not os.path.exists(path):
-    return None
-  with open(path, encoding="utf-8") as fh:
-    return json.load(fh)
+  return storage.read_json(_eval_path(workdir, step))
 
 
 def fit(trainer, step_fn: StepFn, workdir: str | os.PathLike, cfg: RunConfig, *,
@@ -104,11 +99,11 @@ def fit(trainer, step_fn: StepFn, workdir: str | os.PathLike, cfg: RunConfig, *,
   """
   if tracker is not None and loaded is None:
     raise ValueError("fit: a tracker needs loaded= (the LoadedModel to sample with)")
-  workdir = io_lib.prepare_workdir(workdir)
+  workdir = storage.prepare_workdir(workdir)
   main = jax.process_index() == 0
-  os.makedirs(os.path.join(workdir, "evals"), exist_ok=True)
+  storage.makedirs(storage.join(workdir, "evals"))
   ckpt = checkpoint_lib.Checkpointer(
-      os.path.join(workdir, "checkpoints"), keep=cfg.keep, keep_best=cfg.keep_best,
+      storage.join(workdir, "checkpoints"), keep=cfg.keep, keep_best=cfg.keep_best,
       best_metric=cfg.best_metric if tracker is not None else None, best_mode=cfg.best_mode,
       async_save=cfg.async_checkpoints)
   resumed = ckpt.latest_step()
@@ -116,13 +111,17 @@ def fit(trainer, step_fn: StepFn, workdir: str | os.PathLike, cfg: RunConfig, *,
     state, _ = ckpt.restore(resumed, trainer.state)
     trainer.set_state(state)
   start = resumed or 0
-  log = tracking.MetricsLog(workdir, resume_step=resumed, tensorboard=cfg.tensorboard and main)
+  # One host writes the metrics log; every host decides from the same stored evals
+  # whether to evaluate (an evaluation is a collective on a mesh spanning hosts).
+  log = tracking.MetricsLog(workdir, resume_step=resumed, tensorboard=cfg.tensorboard) if main \
+      else None
+  multihost.barrier("semcal-fit-start")
 
   def evaluate(step: int) -> dict:
     entry = tracker.evaluate(trainer.policy_loaded(loaded))
     entry["step"] = step
     if main:
-      io_lib.write_json_atomic(_eval_path(workdir, step), entry)
+      storage.write_json_atomic(_eval_path(workdir, step), entry)
       log.write(step, "eval", entry)
     return entry
 
@@ -150,6 +149,8 @@ def fit(trainer, step_fn: StepFn, workdir: str | os.PathLike, cfg: RunConfig, *,
         after = evaluate(s)
         eval_metrics = tracking.scalars(after)
       if eval_metrics is not None or s % cfg.save_every == 0 or s == cfg.num_steps:
+        if log is not None:
+          log.flush()  # the log reaches every step a checkpoint can resume from
         ckpt.save(s, trainer.state, meta={"step": s, **dict(meta or {})}, metrics=eval_metrics)
       bar.update(1)
       bar.set_postfix({k: f"{last_train[k]:.4g}" for k in ("loss", "reward_mean")
@@ -157,13 +158,14 @@ def fit(trainer, step_fn: StepFn, workdir: str | os.PathLike, cfg: RunConfig, *,
   finally:
     bar.close()
     ckpt.close()
-    log.close()
+    if log is not None:
+      log.close()
   train_seconds = time.perf_counter() - t0
   rep = None
   if tracker is not None and main:
     records = tracking.read_records(workdir)
     if any(r.get("kind") == "eval" for r in records):
-      tracking.plot_curve(records, os.path.join(workdir, CURVE_FILE))
+      tracking.plot_curve(records, storage.join(workdir, CURVE_FILE))
     if after is not None:
       rep = report_lib.write(workdir, before, after, training={
           **dict(meta or {}), "num_steps": cfg.num_steps, "resumed_from": resumed,

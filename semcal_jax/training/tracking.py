@@ -13,7 +13,10 @@ them with B, and computes accuracy, mean confidence, smECE (with a bootstrap
 CI), ECE, Brier, AUROC and the unparsed share (`calibration.semantic_calibration`).
 
 `metrics.jsonl` has one JSON record per line: `{"step", "kind": "train" |
-"eval", "time", ...metrics}`. Appends are flushed and fsynced; a line cut
+"eval", "time", ...metrics}`. Appends are flushed and fsynced (on an object
+store, where every write rewrites the whole object, records are held until
+`MetricsLog.flush()`, which the runner calls before each checkpoint, so the
+log always reaches the step a resume starts from); a line cut
 by a crash is dropped on the next start, as are records past the step the
 run resumes from (`MetricsLog(resume_step=...)` rewrites the file atomically
 first), so a resumed run's log reads as if it had never stopped. TensorBoard
@@ -26,15 +29,16 @@ import dataclasses
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from semcal_jax import sampling, semantic
+from semcal_jax import sampling, semantic, storage
 from semcal_jax.calibration import summary as summary_lib
 from semcal_jax.data.question import Question
-from semcal_jax.pipeline import io as io_lib
 
 METRICS_FILE = "metrics.jsonl"
 REPORT_KEYS = ("model", "dataset", "style", "n_questions", "num_samples", "accuracy",
@@ -126,7 +130,7 @@ def report_entry(metrics: Mapping[str, Any], *, model: str, dataset: str, style:
          "n_questions": int(metrics["num_questions"]), "num_samples": int(metrics["num_samples"])}
   out.update({k: v for k, v in metrics.items()
               if k not in ("num_questions", "num_samples", "n", "per_question")})
-  return io_lib.finite(out)
+  return storage.finite(out)
 
 
 def scalars(entry: Mapping[str, Any]) -> dict[str, float]:
@@ -142,19 +146,7 @@ def scalars(entry: Mapping[str, Any]) -> dict[str, float]:
 
 def read_records(workdir: str | os.PathLike) -> list[dict]:
   """The records of `metrics.jsonl` (a line cut by a crash is skipped)."""
-  path = os.path.join(os.fspath(workdir), METRICS_FILE)
-  if not os.path.exists(path):
-    return []
-  out = []
-  with open(path, encoding="utf-8") as fh:
-    for line in fh:
-      try:
-        rec = json.loads(line)
-      except json.JSONDecodeError:
-        continue
-      if isinstance(rec, dict) and "step" in rec:
-        out.append(rec)
-  return out
+  return [r for r in storage.read_jsonl(storage.join(workdir, METRICS_FILE)) if "step" in r]
 
 
 class MetricsLog:
@@ -164,38 +156,59 @@ class MetricsLog:
     workdir: the run's folder.
     resume_step: the step the run resumes from (records after it are
       dropped); None = a fresh run (the log is cleared).
-    tensorboard: also write TensorBoard event files.
+    tensorboard: also write TensorBoard event files. With a remote workdir they
+      are written to a local folder and copied to `tb/` by `close()`.
   """
 
   def __init__(self, workdir: str | os.PathLike, *, resume_step: int | None,
                tensorboard: bool = True):
     self.workdir = os.fspath(workdir)
-    self.path = os.path.join(self.workdir, METRICS_FILE)
+    self.path = storage.join(self.workdir, METRICS_FILE)
     keep = [] if resume_step is None else [r for r in read_records(self.workdir)
                                            if r["step"] <= resume_step]
-    io_lib.write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in keep))
-    self._fh = open(self.path, "a", encoding="utf-8")
+    storage.write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in keep))
+    self._held = keep if storage.is_remote(self.workdir) else None  # all records, unflushed
+    self._dirty = False
     self._tb = None
+    self._tb_dir = storage.join(self.workdir, "tb")
     if tensorboard:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       purge = None if resume_step is None else resume_step + 1
-      self._tb = SummaryWriter(os.path.join(self.workdir, "tb"), purge_step=purge, flush_secs=30)
+      local = tempfile.mkdtemp(prefix="semcal_tb_") if storage.is_remote(self.workdir) else None
+      self._tb = SummaryWriter(local or self._tb_dir, purge_step=purge, flush_secs=30)
+      self._tb_local = local
 
   def write(self, step: int, kind: str, metrics: Mapping[str, Any]) -> None:
     """Appends a record (lists and dicts kept in JSON; scalars also to TensorBoard)."""
     rec = {"step": int(step), "kind": kind, "time": time.time()}
     rec.update({k: v for k, v in metrics.items() if k != "per_question"})
-    self._fh.write(json.dumps(io_lib.finite(rec), default=io_lib.jsonable, allow_nan=False) + "\n")
-    self._fh.flush()
-    os.fsync(self._fh.fileno())
+    if self._held is None:
+      storage.append_jsonl(self.path, [rec])
+    else:
+      self._held.append(json.loads(storage.json_line(rec)))
+      self._dirty = True
     if self._tb is not None:
       for k, v in scalars(metrics).items():
         self._tb.add_scalar(f"{kind}/{k}", v, int(step))
 
+  def flush(self) -> None:
+    """Writes held records (remote workdirs; local appends are written at once)."""
+    if self._held is not None and self._dirty:
+      storage.write_text_atomic(self.path, "".join(storage.json_line(r) + "\n"
+                                                   for r in self._held))
+      self._dirty = False
+
   def close(self) -> None:
-    self._fh.close()
+    self.flush()
     if self._tb is not None:
       self._tb.close()
+      if self._tb_local is not None:  # copy the event files to the remote workdir
+        storage.makedirs(self._tb_dir)
+        for name in sorted(os.listdir(self._tb_local)):
+          with open(os.path.join(self._tb_local, name), "rb") as fh:
+            storage.write_bytes_atomic(storage.join(self._tb_dir, name), fh.read())
+        shutil.rmtree(self._tb_local, ignore_errors=True)
+      self._tb = None
 
 
 def plot_curve(records: Sequence[Mapping[str, Any]], path: str | os.PathLike, *,

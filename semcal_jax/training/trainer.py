@@ -42,6 +42,7 @@ import optax
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from semcal_jax import multihost
 from semcal_jax.models.transformer import Transformer
 from semcal_jax.training import batches as batches_lib
 from semcal_jax.training import lora as lora_lib
@@ -171,7 +172,7 @@ def shard_model(model: Transformer, mesh, fsdp: bool = False) -> Transformer:
 
   def place(path, value):
     name = ".".join(str(getattr(k, "key", k)) for k in path)
-    return jax.device_put(value, sharding.sharding_for(name, value.shape, mesh, fsdp))
+    return multihost.put(value, sharding.sharding_for(name, value.shape, mesh, fsdp))
 
   placed = jax.tree_util.tree_map_with_path(place, params)
   return nnx.merge(graphdef, placed)
@@ -225,7 +226,7 @@ class Trainer:
     if lora is not None:
       adapters = lora_lib.init(base, lora, jax.random.key(seed))
       if mesh is not None:
-        adapters = jax.device_put(adapters, NamedSharding(mesh, P()))
+        adapters = jax.tree.map(lambda a: multihost.put(a, NamedSharding(mesh, P())), adapters)
       self.frozen, self.reference, trainable = base, base, adapters
     else:
       trainable = jax.tree.map(jnp.copy, base)  # donated each step: never the model's own buffers
@@ -237,9 +238,9 @@ class Trainer:
     # step would see different input shardings and compile again. Arrays made
     # outside any mesh (the step counter) are replicated over it.
     rep = (NamedSharding(mesh, P()) if mesh is not None
-           else jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+           else jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
     self.state = jax.tree.map(
-        lambda x: jax.device_put(x, x.sharding if x.committed else rep), state)
+        lambda x: x if x.committed else multihost.put(x, rep), state)
     # The state is donated and comes back with exactly its own shardings.
     self._step = jax.jit(functools.partial(_train_step, self.static), donate_argnums=0,
                          out_shardings=(jax.tree.map(lambda x: x.sharding, self.state), None))
@@ -277,7 +278,7 @@ class Trainer:
                      f"{self.objective.name!r}; has {sorted(batch)}")
     mbs = batches_lib.microbatches(batch, self.grad_accum, self.mesh)
     self.state, metrics = self._step(self.state, self.frozen, self.reference, mbs)
-    out = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    out = {k: float(v) for k, v in multihost.to_host(metrics).items()}
     out["learning_step"] = float(self.step)
     return out
 
@@ -314,7 +315,7 @@ class Trainer:
     e = np.shape(batch["loss_mask"])[0]
     mbs = batches_lib.microbatches(batch, 1, self.mesh)
     single = jax.tree.map(lambda x: x[0], mbs)
-    return np.asarray(jax.device_get(_eval_logprobs(self.static, params, single)))[:e]
+    return multihost.to_host(_eval_logprobs(self.static, params, single))[:e]
 
   def num_trainable(self) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(self.state.params)))

@@ -54,6 +54,12 @@ CASES = [
     ([f"--config={LOCAL}", "--config.data.path={data}"], "not writable", "/proc/semcal_run"),
     ([f"--config={LOCAL}", "--config.data.path={data}"], "holds a run with another config",
      "USED"),
+    ([f"--config={LOCAL}", "--config.data.path={data}", "--coordinator=localhost:1"],
+     "flag --num_processes"),
+    ([f"--config={LOCAL}", "--config.data.path={data}", "--coordinator=nohost",
+      "--num_processes=2", "--process_id=0"], "flag --coordinator: expected HOST:PORT"),
+    ([f"--config={LOCAL}", "--config.data.path={data}", "--coordinator=localhost:1",
+      "--num_processes=2", "--process_id=2"], "flag --process_id: must be in [0, 2)"),
 ]
 
 

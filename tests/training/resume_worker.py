@@ -11,18 +11,19 @@ import sys
 
 from semcal_jax import semantic
 from semcal_jax.training import lora, objectives, optim, recipes, runner, tracking
-from semcal_jax.training.trainer import Trainer
+from semcal_jax.training.trainer import Trainer, shard_model
 
 from tests.training import toy
 
 
-def build(workdir: str, num_steps: int):
-  """`(trainer, step_fn, run_config, tracker, loaded)` of the run."""
-  m = toy.model()
+def build(workdir: str, num_steps: int, mesh=None):
+  """`(trainer, step_fn, run_config, tracker, loaded)` of the run (on `mesh`, if given)."""
+  m = shard_model(toy.model(), mesh)
   tok = toy.DigitTokenizer()
-  loaded = toy.loaded(m, tok)
+  loaded = toy.loaded(m, tok, mesh)
   tr = Trainer(m, objectives.PolicyGradient(beta=0.02), optim.make(optim.OptimConfig(
-      learning_rate=2e-2)), lora=lora.LoraConfig(rank=4, alpha=8.0, targets=lora.ALL), seed=3)
+      learning_rate=2e-2)), lora=lora.LoraConfig(rank=4, alpha=8.0, targets=lora.ALL), seed=3,
+      mesh=mesh)
   step_fn = recipes.rl_steps(tr, loaded, toy.RL_PROMPTS, toy.rl_reward, questions_per_step=4,
                              group_size=4, max_new_tokens=3, stop_token_ids=(), seed=5)
   qs = toy.qa_questions(6)
