@@ -2,8 +2,10 @@
 
 A grid config (see `configs/grid_local.py`) has `base` (a run config),
 `grid.models / datasets / styles / seeds` (lists), optionally
-`grid.chat_models` (substrings: matching models use the chat prompt format)
-and `data_root` (each run reads `<data_root>/<data set folder>`). Every combination is a run
+`grid.chat_models` (substrings: matching models use the chat prompt format),
+`data_root` (each run reads `<data_root>/<data set folder>`) and `per_model`
+(overrides of a model's runs, e.g. `per_model.Qwen2_5_72B.model.mesh_model`, keyed
+by `per_model_key`). Every combination is a run
 in `<workdir>/<model>/<dataset>/<style>/seed<k>`, run one after another here
 (or spread over workers: `worker_index` / `num_workers`, e.g. one per TPU host
 or slice). A finished run (report present, same config) is skipped; an
@@ -23,16 +25,16 @@ import os
 import re
 from typing import Any
 
+import jax
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from etils import epath  # noqa: E402
 
+from semcal_jax import config_utils, multihost, storage  # noqa: E402
 from semcal_jax.calibration import diagrams  # noqa: E402
 from semcal_jax.config_utils import ConfigError  # noqa: E402
-from semcal_jax.pipeline import io as io_lib  # noqa: E402
 from semcal_jax.pipeline import run as run_lib  # noqa: E402
 from semcal_jax.pipeline import run_config  # noqa: E402
 
@@ -62,30 +64,64 @@ def expand(grid_cfg) -> list[tuple[str, Any]]:
       cfg.data.path = f"{grid_cfg.data_root}/{run_config.DATASETS[dataset][1]}"
     if any(m.lower() in model.lower() for m in g.get("chat_models", ())):
       cfg.prompts.format = "chat"  # instruct / it models get their chat template
+    _apply_per_model(cfg, grid_cfg.get("per_model"), model)
     run_config.validate(cfg, check_files=False)
     runs.append((os.path.join(_slug(model), dataset, style, f"seed{seed}"), cfg))
   return runs
 
 
-def run_grid(grid_cfg, workdir: str, *, worker_index: int = 0, num_workers: int = 1,
-             progress: bool = True) -> list[str]:
-  """Runs this worker's share of the grid (skipping finished runs); returns their dirs."""
+def per_model_key(model: str) -> str:
+  """The `per_model` key of a model: its folder name with every character that cannot be
+  in a Python name as `_` (`gs://b/models/Qwen2.5-72B` -> `Qwen2_5_72B`), so that
+  `--config.per_model.Qwen2_5_72B.model.mesh_model=16` works on the command line."""
+  return re.sub(r"\W", "_", _slug(model))
+
+
+def _apply_per_model(cfg, per_model, model: str) -> None:
+  """Applies `per_model.<key>.<section>.<field>` (e.g. `model.mesh_model`) to a run."""
+  entry = per_model.get(per_model_key(model)) if per_model else None
+  for section, fields in (entry or {}).items():
+    overrides = {f"{section}.{k}": v for k, v in fields.items()}
+    try:
+      config_utils.apply_overrides(cfg, overrides)
+    except ConfigError as e:
+      raise ConfigError(f"per_model.{per_model_key(model)}: {e}") from None
+
+
+def run_grid(grid_cfg, workdir: str, *, worker_index: int | None = None,
+             num_workers: int | None = None, progress: bool = True) -> list[str]:
+  """Runs this worker's share of the grid (skipping finished runs); returns their dirs.
+
+  A run whose model fits on one host's devices is done by one worker alone (runs
+  `i` with `i % num_workers == worker_index`, on its local devices). In a
+  multi-host job (`multihost.initialize`), a run whose `model.mesh_model` needs
+  the devices of several hosts is done by all processes together, before the
+  per-host runs; the workers default to the job's processes, and every process
+  waits for all of them at the end (so that process 0 can aggregate)."""
+  worker_index = jax.process_index() if worker_index is None else worker_index
+  num_workers = jax.process_count() if num_workers is None else num_workers
   runs = expand(grid_cfg)
-  mine = runs[worker_index::num_workers]
+  together = [r for r in runs if multihost.spans_hosts(run_lib.sampling_mesh(r[1]))]
+  alone = [r for r in runs if r not in together][worker_index::num_workers]
   done = []
-  for i, (rel, cfg) in enumerate(mine):
+  for i, (rel, cfg) in enumerate(together + alone):
     path = os.path.join(workdir, rel)
+    tag = f"[{i + 1}/{len(together) + len(alone)}] {rel}"
     if _finished(path, cfg):
-      print(f"[{i + 1}/{len(mine)}] {rel}: finished, skipped")
+      print(f"{tag}: finished, skipped")
+    elif i < len(together):
+      print(f"{tag}: running on all {jax.process_count()} hosts")
+      run_lib.run_calibration(cfg, path, progress=progress)
     else:
-      print(f"[{i + 1}/{len(mine)}] {rel}: running")
+      print(f"{tag}: running")
       run_lib.run_calibration(cfg, path, progress=progress, host=0, hosts=1)
     done.append(path)
+  multihost.barrier("semcal-sweep-done")
   return done
 
 
 def _finished(path: str, cfg) -> bool:
-  root = epath.Path(path)
+  root = storage.as_path(path)
   if not (root / "report.json").exists() or not (root / "fingerprint.json").exists():
     return False
   return json.loads((root / "fingerprint.json").read_text()) == run_config.fingerprint(cfg)
@@ -95,7 +131,7 @@ def aggregate(grid_cfg, workdir: str) -> dict[str, str]:
   """Writes results.md, results.csv and reliability_grid.png over the finished runs."""
   rows, cells = [], {}
   for rel, cfg in expand(grid_cfg):
-    root = epath.Path(workdir) / rel
+    root = storage.as_path(workdir) / rel
     if not (root / "report.json").exists():
       continue
     report = json.loads((root / "report.json").read_text())
@@ -109,8 +145,8 @@ def aggregate(grid_cfg, workdir: str) -> dict[str, str]:
   writer = csv.DictWriter(buf, fieldnames=list(TABLE_KEYS))
   writer.writeheader()
   writer.writerows(rows)
-  io_lib.write_text_atomic(os.path.join(workdir, "results.csv"), buf.getvalue())
-  io_lib.write_text_atomic(os.path.join(workdir, "results.md"), markdown(rows))
+  storage.write_text_atomic(os.path.join(workdir, "results.csv"), buf.getvalue())
+  storage.write_text_atomic(os.path.join(workdir, "results.md"), markdown(rows))
   _figure_grid(grid_cfg, cells, os.path.join(workdir, "reliability_grid.png"))
   return {"csv": os.path.join(workdir, "results.csv"),
           "markdown": os.path.join(workdir, "results.md"),

@@ -29,8 +29,10 @@ def write_trivia(path: pathlib.Path, n: int) -> pathlib.Path:
   return path
 
 
-def tiny_model_folder(folder: pathlib.Path) -> pathlib.Path:
-  """A 2-layer random Llama with SmolLM2's tokenizer, saved as an HF folder."""
+def tiny_model_folder(folder: pathlib.Path, *, head_scale: float = 1.0,
+                      **config) -> pathlib.Path:
+  """A 2-layer random Llama with SmolLM2's tokenizer, saved as an HF folder; `config`
+  overrides `LlamaConfig` fields, `head_scale` multiplies an untied LM head."""
   try:
     gguf = registry.resolve("smollm2-135m-instruct")
   except registry.ModelNotFoundError as e:
@@ -39,12 +41,15 @@ def tiny_model_folder(folder: pathlib.Path) -> pathlib.Path:
   import transformers as T
   tok = T.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
   torch.manual_seed(0)
-  cfg = T.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=1024, tie_word_embeddings=True)
+  cfg = T.LlamaConfig(**{**dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                num_hidden_layers=2, num_attention_heads=4,
+                                num_key_value_heads=2, max_position_embeddings=1024,
+                                tie_word_embeddings=True), **config})
   model = T.LlamaForCausalLM(cfg)
   with torch.no_grad():
     model.model.embed_tokens.weight.mul_(60.0)  # peaked enough for varied, short answers
+    if not cfg.tie_word_embeddings:
+      model.lm_head.weight.mul_(head_scale)
   model.save_pretrained(folder, safe_serialization=True)
   tok.save_pretrained(folder)
   return folder

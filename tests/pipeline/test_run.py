@@ -70,3 +70,32 @@ def test_changed_config_is_refused_unless_overwrite(tiny_model, data_env, tmp_pa
                       str(workdir), progress=False)
   report = run.run_calibration(changed, str(workdir), overwrite=True, progress=False)
   assert report["temperature"] == 0.5
+
+
+class _Loaded(Exception):
+  """Stops a run at model loading."""
+
+
+def test_fsdp_reaches_the_loader_and_is_fingerprinted_when_set(tiny_model, data_env, tmp_path,
+                                                               monkeypatch):
+  from semcal_jax import models  # pylint: disable=g-import-not-at-top
+  seen = {}
+
+  def load(spec, **kwargs):
+    seen.update(kwargs)
+    raise _Loaded
+
+  monkeypatch.setattr(models, "load", load)
+  monkeypatch.setattr(run, "_LOADED", {})
+  workdir = tmp_path / "run"
+  fsdp = _cfg(tiny_model, data_env, data__n_questions=2, model__mesh_model=4, model__fsdp=True)
+  with pytest.raises(_Loaded):
+    run.run_calibration(fsdp, str(workdir), progress=False)
+  assert seen["fsdp"] is True and dict(seen["mesh"].shape) == {"data": 2, "model": 4}
+  assert json.loads((workdir / "fingerprint.json").read_text())["model"]["fsdp"] is True
+  # FSDP changes the contractions' summation order, so it changes samples: a run recorded
+  # with it is refused without it. Off, it is left out (older fingerprints still match).
+  plain = _cfg(tiny_model, data_env, data__n_questions=2, model__mesh_model=4)
+  assert "fsdp" not in run_config.fingerprint(plain)["model"]
+  with pytest.raises(ConfigError, match="model.fsdp: True -> None"):
+    run.run_calibration(plain, str(workdir), progress=False)
