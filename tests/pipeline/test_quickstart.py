@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, subprocess_env
 
 ROWS = ("oracle p*", "base / concise", "base / sentence", "base / cot", "base / first token",
         "GRPO / concise", "DPO / concise", "CoT-SFT / cot")
@@ -16,7 +16,8 @@ ROWS = ("oracle p*", "base / concise", "base / sentence", "base / cot", "base / 
 def test_smoke_quickstart_writes_the_table(tmp_path):
   proc = subprocess.run([sys.executable, "experiments/quickstart.py",
                          "--config=configs/quickstart.py:smoke", f"--workdir={tmp_path}"],
-                        cwd=REPO, capture_output=True, text=True, timeout=600)
+                        cwd=REPO, capture_output=True, text=True, timeout=600,
+                        env=subprocess_env())  # one device, the session's compilation cache
   assert proc.returncode == 0, proc.stderr[-3000:]
   results = json.loads((tmp_path / "results.json").read_text())
   assert tuple(results["rows"]) == ROWS

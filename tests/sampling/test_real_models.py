@@ -8,11 +8,9 @@ import pytest
 import torch
 from scipy import stats
 
-import semcal_jax.models as models
 from semcal_jax import sampling
-from semcal_jax.models import registry
 
-from tests.conftest import hf_reference_model, require
+from tests.conftest import hf_reference_model, real_model
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +28,7 @@ def _prompts(shared_data, n=8):
 
 @pytest.fixture(scope="module", params=["smollm2-135m-instruct", "gemma-3-270m"])
 def loaded(request):
-  try:
-    registry.resolve(request.param)
-  except registry.ModelNotFoundError as e:
-    require(False, str(e))
-  return models.load(request.param, progress=False)
+  return real_model(request.param)  # loaded once per test process, shared with other modules
 
 
 def test_greedy_equals_transformers_generate(loaded, shared_data):
@@ -58,11 +52,8 @@ def test_greedy_equals_transformers_generate(loaded, shared_data):
                                     dict(temperature=1.0, top_k=40),
                                     dict(temperature=1.0, top_p=0.9)],
                          ids=["T=1", "T=0.7", "top_k=40", "top_p=0.9"])
-def test_first_token_frequencies_match_the_distribution(kwargs, shared_data):
-  try:
-    loaded = models.load("smollm2-135m-instruct", progress=False)
-  except registry.ModelNotFoundError as e:
-    require(False, str(e))
+def test_first_token_frequencies_match_the_distribution(kwargs, smollm2, shared_data):
+  loaded = smollm2
   prompt = _prompts(shared_data, n=2)[0]
   draws = 24_000
   res = sampling.sample(loaded, [prompt], num_samples=draws, max_new_tokens=1, seed=5,

@@ -5,9 +5,6 @@ import numpy as np
 import pytest
 
 from semcal_jax import semantic
-from semcal_jax.models import registry
-
-from tests.conftest import require
 
 pytestmark = pytest.mark.slow
 
@@ -18,13 +15,8 @@ REFERENCES = [["Paris"], ["William Shakespeare", "Shakespeare"]]
 
 
 @pytest.fixture(scope="module")
-def loaded():
-  try:
-    registry.resolve("smollm2-135m-instruct")
-  except registry.ModelNotFoundError as e:
-    require(False, str(e))
-  import semcal_jax.models as models
-  return models.load("smollm2-135m-instruct", progress=False)
+def loaded(smollm2):
+  return smollm2  # loaded once per test process (tests/conftest.py), shared with other modules
 
 
 def test_judge_collapses_in_one_batch_and_caches(loaded, tmp_path):
