@@ -1,6 +1,6 @@
 """Benchmark: our sampler vs `transformers` generate, side by side in one run.
 
-Workload (issue 4): 8 TriviaQA questions from ../shared/data as 5-shot base-model
+Workload: 8 TriviaQA questions from ../shared/data as 5-shot base-model
 prompts, M = 32 samples each, up to 24 new tokens, stop at newline, T = 1, for
 SmolLM2-135M-Instruct and Gemma-3-270m (fp32, CPU). transformers runs
 `generate(do_sample=True, num_return_sequences=32, stop_strings=["\\n"])` on the

@@ -1,6 +1,6 @@
 """Benchmark: training throughput of semcal_jax.training for SFT on SmolLM2-135M.
 
-Workload (issue 7): next-token SFT on sequences of 512 tokens (1 prompt token
+Workload: next-token SFT on sequences of 512 tokens (1 prompt token
 + 511 target tokens, all in the loss), fp32, AdamW, batch of `--batch`
 sequences, on this machine's CPU (or whatever JAX runs on). Two rows: full
 fine-tuning and LoRA (rank 8 on every projection). Reported per row: the

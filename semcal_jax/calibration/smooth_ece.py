@@ -4,7 +4,7 @@ smECE (Błasiok & Nakkiran, 2023) kernel-smooths the residuals `r = f - y` with 
 reflected Gaussian of bandwidth sigma and averages their absolute value over a
 mesh; `smece` picks sigma* by relplot's ten-step bisection for the fixed point
 `sigma = smECE_sigma(sigma)`. We follow relplot step for step
-(`../shared/REFERENCE.md` §2): the same mesh `T(sigma)`, convolution grid
+(its `smooth_ece` and `kernels` modules): the same mesh `T(sigma)`, convolution grid
 `M(sigma)`, linear binning, Gaussian taps on the grid, mirror padding without
 repeating the end points, 'valid' convolution window, linear interpolation and
 `1e-4` density floor.

@@ -2,7 +2,7 @@
 
 Tensors are dequantised to float32 one at a time (`gguf.quants.dequantize`) and
 presented under Hugging Face names in HF layout, undoing llama.cpp's changes
-(`../shared/REFERENCE.md` §3):
+(as llama.cpp's `convert_hf_to_gguf.py` makes them):
 
 - `llama`-architecture files store the rows of `attn_q` / `attn_k` permuted for
   llama.cpp's rope layout; we permute them back. Families whose llama.cpp rope

@@ -1,4 +1,4 @@
-"""The mechanism probe (issue 9): can a model predict its own answer distribution?
+"""The mechanism probe: can a model predict its own answer distribution?
 
 - `targets`: empirical class shares of a run's samples, the finite-M noise floor.
 - `lora_probe`: a rank-8 LoRA trained to put the target shares on the classes'

@@ -257,7 +257,7 @@ def candidate_log_q(logp, mask, valid=None, per_token_mean: bool = False):
 
 @dataclasses.dataclass(frozen=True)
 class SoftLabel(Objective):
-  """Soft-label cross-entropy over K candidate continuations (the probe of issue 9).
+  """Soft-label cross-entropy over K candidate continuations (the mechanism probe's objective).
 
   The model's distribution over the candidates is the softmax of their
   sequence log-probabilities (masked tokens summed; `per_token_mean=True`
