@@ -65,3 +65,22 @@ def data_env(tmp_path, monkeypatch):
   """A private prepared-data dir, and a 24-question trivia file."""
   monkeypatch.setenv("SEMCAL_DATA_DIR", str(tmp_path / "tfds"))
   return write_trivia(tmp_path / "trivia.jsonl", 24)
+
+
+def assert_same_run(ref_dir: pathlib.Path, got_dir: pathlib.Path, n: int) -> None:
+  """`got_dir` holds exactly the `n` questions' samples, the report (timings aside) and
+  the per-question table of `ref_dir`."""
+  from semcal_jax.pipeline import report as report_lib  # pylint: disable=g-import-not-at-top
+  from semcal_jax.pipeline.store import Store  # pylint: disable=g-import-not-at-top
+  ref, _ = Store(ref_dir).read()
+  got, _ = Store(got_dir).read()
+  assert ref.keys() == got.keys() and len(ref) == n
+  for qid in ref:
+    for key in ("texts", "token_ids", "logprobs", "finish_reasons"):
+      assert ref[qid][key] == got[qid][key], (qid, key)
+  a = json.loads((ref_dir / "report.json").read_text())
+  b = json.loads((got_dir / "report.json").read_text())
+  for key in report_lib.TIMING_KEYS:
+    a.pop(key), b.pop(key)
+  assert a == b
+  assert (got_dir / "per_question.csv").read_text() == (ref_dir / "per_question.csv").read_text()

@@ -1,7 +1,6 @@
 """kill -9 the main job at random moments three times; the resumed run ends with the
 samples and report of an uninterrupted one, and no partial record is ever read."""
 
-import json
 import random
 import signal
 import subprocess
@@ -10,11 +9,10 @@ import time
 
 import pytest
 
-from semcal_jax.pipeline import report as report_lib
 from semcal_jax.pipeline.store import Store
 
 from tests.conftest import REPO, subprocess_env
-from tests.pipeline.fixtures import tiny_model, write_trivia  # noqa: F401  (fixture)
+from tests.pipeline.fixtures import assert_same_run, tiny_model, write_trivia  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -67,15 +65,4 @@ def test_kill_nine_three_times_then_resume(tiny_model, tmp_path):
   assert kills == 3 and 0 < seen[0] < seen[1] < seen[2] < 24, seen  # killed mid-run each time
   subprocess.run(_command(tiny_model, data, run_dir), cwd=REPO, env=env, check=True,
                  capture_output=True, timeout=900)
-  ref, _ = Store(ref_dir).read()
-  got, _ = Store(run_dir).read()
-  assert ref.keys() == got.keys() and len(ref) == 48
-  for qid in ref:
-    for key in ("texts", "token_ids", "logprobs", "finish_reasons"):
-      assert ref[qid][key] == got[qid][key], (qid, key)
-  a = json.loads((ref_dir / "report.json").read_text())
-  b = json.loads((run_dir / "report.json").read_text())
-  for key in report_lib.TIMING_KEYS:
-    a.pop(key), b.pop(key)
-  assert a == b
-  assert (run_dir / "per_question.csv").read_text() == (ref_dir / "per_question.csv").read_text()
+  assert_same_run(ref_dir, run_dir, 48)

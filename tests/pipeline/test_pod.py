@@ -11,12 +11,12 @@ import time
 import pytest
 
 from semcal_jax import config_utils
-from semcal_jax.pipeline import report as report_lib, run
+from semcal_jax.pipeline import run
 from semcal_jax.pipeline.store import Store
 
 from tests import pod
 from tests.conftest import REPO
-from tests.pipeline.fixtures import tiny_model, write_trivia  # noqa: F401  (fixture)
+from tests.pipeline.fixtures import assert_same_run, tiny_model, write_trivia  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -49,21 +49,6 @@ def setting(tiny_model, tmp_path_factory):
           "reference": root / "reference"}
 
 
-def _assert_same_run(ref_dir, got_dir):
-  ref, _ = Store(ref_dir).read()
-  got, _ = Store(got_dir).read()
-  assert ref.keys() == got.keys() and len(ref) == 24
-  for qid in ref:
-    for key in ("texts", "token_ids", "logprobs", "finish_reasons"):
-      assert ref[qid][key] == got[qid][key], (qid, key)
-  a = json.loads((ref_dir / "report.json").read_text())
-  b = json.loads((got_dir / "report.json").read_text())
-  for key in report_lib.TIMING_KEYS:
-    a.pop(key), b.pop(key)
-  assert a == b
-  assert (ref_dir / "per_question.csv").read_text() == (got_dir / "per_question.csv").read_text()
-
-
 @pytest.mark.parametrize("mesh_model", [1, 8], ids=["hosts-split-questions", "model-across-hosts"])
 def test_pod_run_matches_one_process(setting, mesh_model):
   workdir = setting["root"] / f"pod-{mesh_model}"
@@ -71,7 +56,7 @@ def test_pod_run_matches_one_process(setting, mesh_model):
   logs.mkdir()
   pod.run(_args(setting["model"], setting["data"], workdir, **{"model.mesh_model": mesh_model}),
           log_dir=str(logs), SEMCAL_DATA_DIR=setting["data_dir"])
-  _assert_same_run(setting["reference"], workdir)
+  assert_same_run(setting["reference"], workdir, 24)
   hosts = {p.name.split("-")[1] for p in Store(workdir).parts()}
   # Split questions: each host stored its own parts; one mesh over both: host 0 stores all.
   assert hosts == ({"000", "001"} if mesh_model == 1 else {"000"})
@@ -98,7 +83,7 @@ def test_pod_kill_nine_one_process_then_relaunch(setting):
   assert 0 < stored < 24, stored
   assert not (workdir / "report.json").exists()
   pod.run(args, log_dir=str(logs), SEMCAL_DATA_DIR=setting["data_dir"])
-  _assert_same_run(setting["reference"], workdir)
+  assert_same_run(setting["reference"], workdir, 24)
 
 
 PROBE = {"probe.lora.steps": 4, "probe.lora.batch_size": 8, "probe.lora.n_bootstrap": 0,
