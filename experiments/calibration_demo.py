@@ -33,7 +33,7 @@ def simulate(cfg, temperature, rng):
 def main(_):
   cfg = _CONFIG.value
   if not _WORKDIR.value:
-    raise SystemExit("error: --workdir is required")
+    raise config_utils.ConfigError("flag --workdir is required (the output folder)")
   workdir = storage.prepare_workdir(_WORKDIR.value)
   rows, runs = {}, []
   jobs = [(m, e) for m in cfg.models for e in cfg.calibration.estimators]

@@ -17,8 +17,10 @@ _WORKDIR = flags.DEFINE_string("workdir", "/tmp/semcal_quickstart", "Output fold
 
 
 def main(_):
+  from semcal_jax import storage  # pylint: disable=g-import-not-at-top
   from semcal_jax.pipeline import quickstart  # pylint: disable=g-import-not-at-top
-  results = quickstart.run_quickstart(_CONFIG.value, _WORKDIR.value)
+  with storage.WorkdirLock(storage.prepare_workdir(_WORKDIR.value)):  # one writer at a time
+    results = quickstart.run_quickstart(_CONFIG.value, _WORKDIR.value)
   print()
   print(results["table"])
   print(f"{results['questions']} questions per row; wall time {results['wall_seconds']:.0f} s; "

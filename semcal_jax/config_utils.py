@@ -22,9 +22,10 @@ from typing import Any, Iterable, Mapping
 
 import ml_collections
 from ml_collections import config_dict
+from semcal_jax.errors import InputError, one_line
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
   """A config cannot be loaded or a key/value is wrong; the message says which."""
 
 
@@ -206,17 +207,23 @@ def _explain_flag_error(argv: list[str], error: Exception) -> str:
 
 
 def run(main, argv: list[str] | None = None) -> None:
-  """`absl.app.run(main)`, but flag and config errors, and bad paths
-  (`storage.StorageError`: an unwritable workdir, an unsupported URL) raised by
-  `main`, exit 2 with one clear line."""
+  """`absl.app.run(main)`, but a bad flag or config, and any `errors.InputError`
+  raised by `main` (a config key, a data or model file, a workdir), end the program
+  with one line `error: ...` and exit status 2. `--verbose` (defined here) prints
+  the traceback too."""
+  import traceback  # pylint: disable=g-import-not-at-top
+
   from absl import app, flags  # pylint: disable=g-import-not-at-top
-  from semcal_jax.storage import StorageError  # pylint: disable=g-import-not-at-top
+  if "verbose" not in flags.FLAGS:
+    flags.DEFINE_bool("verbose", False, "Print the traceback of an input error too.")
 
   def guarded(args):
     try:
       return main(args)
-    except (ConfigError, StorageError) as e:
-      print(f"error: {e}", file=sys.stderr)
+    except InputError as e:
+      if flags.FLAGS.verbose:
+        traceback.print_exc()
+      print(f"error: {one_line(e)}", file=sys.stderr)
       sys.exit(2)
 
   def parser(args):
@@ -229,6 +236,8 @@ def run(main, argv: list[str] | None = None) -> None:
             value.to_dict()
       return rest
     except Exception as e:  # absl raises many types for bad flags/configs
+      if "--verbose" in args:
+        traceback.print_exc()
       print(_explain_flag_error(list(args), e), file=sys.stderr)
       sys.exit(2)
 

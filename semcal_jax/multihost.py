@@ -28,6 +28,7 @@ import jax
 import numpy as np
 
 from semcal_jax.config_utils import ConfigError
+from semcal_jax.errors import InputError, one_line
 
 _FLAGS_DEFINED = False
 
@@ -115,6 +116,40 @@ def barrier(name: str) -> None:
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
     multihost_utils.sync_global_devices(name)
+
+
+def first_error_of_main(fn) -> Any:
+  """Runs `fn()` on process 0 only and makes every process fail alike.
+
+  When `fn` raises an `errors.InputError` on process 0 (a workdir already in use,
+  a recorded config that differs), process 0 re-raises it and every other process
+  raises `MultihostError` with the same message, instead of waiting at the next
+  barrier for a process that has gone. Returns `fn()`'s value on process 0, None
+  elsewhere. A collective: every process calls it at the same point."""
+  message, value = "", None
+  if is_main():
+    try:
+      value = fn()
+    except InputError as e:
+      message = one_line(e)
+      if jax.process_count() == 1:
+        raise
+      error = e
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    raw = np.zeros(_MESSAGE_BYTES, np.uint8)
+    data = message.encode("utf-8")[:_MESSAGE_BYTES]
+    raw[:len(data)] = np.frombuffer(data, np.uint8)
+    got = np.asarray(multihost_utils.broadcast_one_to_all(raw))
+    text = bytes(got[got > 0].tolist()).decode("utf-8", "replace")
+    if text:
+      if is_main():
+        raise error
+      raise MultihostError(f"{text} (reported by process 0)")
+  return value
+
+
+_MESSAGE_BYTES = 2048
 
 
 def _leaf_to_host(x):

@@ -13,12 +13,14 @@ the canonical ones), prepare them to array_record and read them back with
 `semcal_jax.data.prompts`.
 """
 
-from semcal_jax.data.builder import QABuilder
-from semcal_jax.data.loader import (BUILDERS, DATA_DIR_ENV, default_data_dir, get_builder,
-                                    load_questions, prepare, splits, subsample_indices)
+from semcal_jax.data.builder import DownloadError, QABuilder
+from semcal_jax.data.loader import (BUILDERS, DATA_DIR_ENV, UnknownNameError, content_hash,
+                                    default_data_dir, get_builder, load_questions, prepare, splits,
+                                    subsample_indices)
 from semcal_jax.data.question import Question, normalize_question
-from semcal_jax.data.readers import DataFormatError
+from semcal_jax.data.readers import DataFormatError, DataNotFoundError
 
-__all__ = ["BUILDERS", "DATA_DIR_ENV", "DataFormatError", "QABuilder", "Question",
-           "default_data_dir", "get_builder", "load_questions", "normalize_question", "prepare",
-           "splits", "subsample_indices"]
+__all__ = ["BUILDERS", "DATA_DIR_ENV", "DataFormatError", "DataNotFoundError", "DownloadError",
+           "QABuilder", "Question", "UnknownNameError", "content_hash", "default_data_dir",
+           "get_builder", "load_questions", "normalize_question", "prepare", "splits",
+           "subsample_indices"]

@@ -19,6 +19,8 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
+from semcal_jax import config_utils
+
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma3")
 # model_type / general.architecture -> family
 _ARCHITECTURES = {
@@ -27,8 +29,9 @@ _ARCHITECTURES = {
 }
 
 
-class ConfigError(ValueError):
-  """A checkpoint's configuration is missing something or names an unknown architecture."""
+# A checkpoint's configuration missing something or naming an unknown architecture is
+# a config error like any other: the command-line tools print it as one line.
+ConfigError = config_utils.ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

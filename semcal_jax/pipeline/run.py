@@ -22,6 +22,7 @@ every question is stored.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -32,16 +33,29 @@ from semcal_jax import data as data_lib
 from semcal_jax import multihost
 from semcal_jax import sampling, storage
 from semcal_jax.config_utils import ConfigError
+from semcal_jax.errors import InputError
 from semcal_jax.pipeline import report as report_lib
 from semcal_jax.pipeline import run_config
 from semcal_jax.pipeline.store import Store
 
 
 def load_questions(cfg):
+  """The run's questions; a data set that cannot be read is a one-line input error."""
   builder, _, _ = run_config.dataset_info(cfg)
-  return data_lib.load_questions(builder, path=local_copy(run_config.data_path(cfg)),
-                                 split=cfg.data.split or None,
-                                 n_questions=cfg.data.n_questions or None, seed=cfg.data.seed)
+  path = run_config.data_path(cfg)
+  try:
+    questions = data_lib.load_questions(builder, path=local_copy(path),
+                                        split=cfg.data.split or None,
+                                        n_questions=cfg.data.n_questions or None,
+                                        seed=cfg.data.seed)
+  except InputError:
+    raise
+  except (KeyError, ValueError, FileNotFoundError) as e:
+    message = e.args[0] if isinstance(e, KeyError) and e.args else e
+    raise ConfigError(f"config key 'data': {cfg.data.name} at {path}: {message}") from None
+  if not questions:
+    raise ConfigError(f"config key 'data.name': {cfg.data.name} ({path}) has no questions")
+  return questions
 
 
 def local_copy(path: str) -> str:
@@ -95,6 +109,7 @@ def run_calibration(cfg, workdir: str, *, overwrite: bool = False, progress: boo
   this host (a sweep spreading whole runs over hosts)."""
   t_start = time.perf_counter()
   run_config.validate(cfg)
+  questions = load_questions(cfg)  # a bad data set fails before the workdir is touched
   workdir = storage.prepare_workdir(workdir)
   store = Store(workdir)
   host = jax.process_index() if host is None else host
@@ -103,15 +118,32 @@ def run_calibration(cfg, workdir: str, *, overwrite: bool = False, progress: boo
     share = (0, 1)  # one mesh over all hosts: every host samples every question
   else:
     share = (host, hosts)
-  # Every host checks the recorded config (so all fail alike); host 0 writes it,
-  # and the others read the stored samples only after that (--overwrite clears them).
-  store.claim(cfg, overwrite=overwrite, write=host == 0)
+  # Host 0 takes the workdir lock and claims the workdir (checks the recorded config,
+  # clears it for --overwrite, writes it); the others read the stored samples only
+  # after that, and fail with host 0's message if it fails.
+  lock = storage.WorkdirLock(workdir)
+
+  def claim():
+    lock.acquire()
+    try:
+      store.claim(cfg, overwrite=overwrite)
+    except BaseException:
+      lock.release()
+      raise
+
   if hosts > 1:
-    multihost.barrier("semcal-run-claimed")
-  questions = load_questions(cfg)
-  if not questions:
-    raise ConfigError(f"config key 'data.name': {cfg.data.name} ({run_config.data_path(cfg)}) "
-                      "has no questions")
+    multihost.first_error_of_main(claim)
+  elif host == 0:
+    claim()
+  try:
+    return _sample_and_report(cfg, store, questions, share, host, hosts, progress, t_start)
+  finally:
+    if host == 0:
+      lock.release()
+
+
+def _sample_and_report(cfg, store, questions, share, host, hosts, progress, t_start):
+  """Samples what is not stored yet, then (host 0) writes the report."""
   done = store.done_ids()
   todo = [q for i, q in enumerate(questions) if i % share[1] == share[0] and q.id not in done]
   logging.info("%d questions, %d stored, %d to sample on host %d", len(questions), len(done),
@@ -130,7 +162,8 @@ def run_calibration(cfg, workdir: str, *, overwrite: bool = False, progress: boo
   ordered = [records[q.id] for q in questions]
   report, rows = report_lib.build(cfg, ordered, stats,
                                   wall_seconds=time.perf_counter() - t_start)
-  report_lib.write(workdir, cfg, report, rows)
+  report["fingerprint"] = run_config.digest(run_config.fingerprint(cfg))
+  report_lib.write(os.fspath(store.root), cfg, report, rows)
   return report
 
 

@@ -4,8 +4,10 @@ A run is `model x data set x prompt style x sampling settings`. `default_config(
 gives every field; config files in `configs/` start from it. `validate` checks
 a config before anything heavy happens and raises `config_utils.ConfigError`
 with one line naming the bad key. `fingerprint` is the part of the config that
-determines the samples (model, data, prompts, sampling); a workdir refuses a
-config whose fingerprint differs from the one it was started with. Batch sizes
+determines the samples (model, data, prompts, sampling) plus a hash of the data
+files' names and bytes (`data.content`), so that a data file edited in place is
+a new input; a workdir refuses a config whose fingerprint differs from the one
+it was started with. Batch sizes
 are not part of it: the sampler is batch-invariant, so a run may resume with
 other batch sizes and still give the same samples.
 """
@@ -13,6 +15,7 @@ other batch sizes and still give the same samples.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import pathlib
@@ -180,7 +183,13 @@ def _check_files(cfg) -> None:
 
 
 def fingerprint(cfg) -> dict:
-  """The config fields that determine the samples, as a JSON-able dict."""
+  """The config fields that determine the samples, as a JSON-able dict, with
+  `data.content`: the data files' hash (`data.content_hash`).
+
+  Raises:
+    ConfigError: the data path has no data files (naming `data.path`).
+  """
+  from semcal_jax import data as data_lib  # pylint: disable=g-import-not-at-top
   d = {k: copy.deepcopy(cfg[k].to_dict()) for k in ("model", "data", "prompts", "sampling")}
   for section, keys in _NOT_FINGERPRINTED.items():
     for key in keys:
@@ -189,8 +198,17 @@ def fingerprint(cfg) -> dict:
     if not d[section].get(key):
       d[section].pop(key, None)
   d["data"]["path"] = data_path(cfg)
+  try:
+    d["data"]["content"] = data_lib.content_hash(dataset_info(cfg)[0], data_path(cfg))
+  except FileNotFoundError as e:
+    _fail("data.path", str(e))
   d["sampling"]["max_new_tokens"] = max_new_tokens(cfg)
   return json.loads(json.dumps(d))
+
+
+def digest(fp: dict) -> str:
+  """12 hex digits identifying a fingerprint (recorded in report.json)."""
+  return hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -20,7 +20,7 @@ import copy
 import csv
 import io
 import itertools
-import json
+import logging
 import os
 import re
 from typing import Any
@@ -121,10 +121,26 @@ def run_grid(grid_cfg, workdir: str, *, worker_index: int | None = None,
 
 
 def _finished(path: str, cfg) -> bool:
-  root = storage.as_path(path)
-  if not (root / "report.json").exists() or not (root / "fingerprint.json").exists():
+  """Whether the run at `path` has a readable report of exactly this config (its
+  fingerprint digest). A report that cannot be read is named in one warning line;
+  the run is then done again (it resumes from its samples and rewrites the report)."""
+  report = _read_report(storage.as_path(path) / "report.json")
+  if report is None:
     return False
-  return json.loads((root / "fingerprint.json").read_text()) == run_config.fingerprint(cfg)
+  return report.get("fingerprint") == run_config.digest(run_config.fingerprint(cfg))
+
+
+def _read_report(path) -> dict | None:
+  """A run's report.json, or None when it is missing or unreadable (with a warning)."""
+  try:
+    report = storage.read_json(path)
+  except (storage.StorageError, UnicodeDecodeError) as e:
+    logging.warning("%s; the run will write it again", e)
+    return None
+  if report is not None and not isinstance(report, dict):
+    logging.warning("%s: not a JSON object; the run will write it again", os.fspath(path))
+    return None
+  return report
 
 
 def aggregate(grid_cfg, workdir: str) -> dict[str, str]:
@@ -132,15 +148,15 @@ def aggregate(grid_cfg, workdir: str) -> dict[str, str]:
   rows, cells = [], {}
   for rel, cfg in expand(grid_cfg):
     root = storage.as_path(workdir) / rel
-    if not (root / "report.json").exists():
+    report = _read_report(root / "report.json")
+    if report is None or not (root / "per_question.csv").exists():
       continue
-    report = json.loads((root / "report.json").read_text())
     rows.append({k: report.get(k) for k in TABLE_KEYS})
     per_q = list(csv.DictReader(io.StringIO((root / "per_question.csv").read_text())))
     key = (cfg.model.spec, cfg.data.name, cfg.prompts.style)
     cells.setdefault(key, []).append(per_q)
   if not rows:
-    raise RuntimeError(f"no finished runs under {workdir}")
+    raise ConfigError(f"flag --workdir: no finished runs under {workdir} (run the grid first)")
   buf = io.StringIO()
   writer = csv.DictWriter(buf, fieldnames=list(TABLE_KEYS))
   writer.writeheader()

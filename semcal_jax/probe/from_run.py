@@ -19,6 +19,7 @@ Candidate strings: in the concise style, each class's most frequent response
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -30,6 +31,7 @@ import numpy as np
 from semcal_jax import storage
 from semcal_jax.data import prompts as prompts_lib
 from semcal_jax.data.question import Question
+from semcal_jax.errors import InputError
 from semcal_jax.pipeline import report as report_lib
 from semcal_jax.pipeline import run_config
 from semcal_jax.pipeline.store import Store
@@ -37,23 +39,54 @@ from semcal_jax.probe import linear_probe, lora_probe
 from semcal_jax.probe import targets as targets_lib
 
 
-def load_run(workdir) -> tuple[ml_collections.ConfigDict, list[dict[str, Any]], dict | None]:
-  """`(config, records in sampling order, report or None)` of a run directory.
+class RunNotFinishedError(InputError):
+  """The run directory to probe is not a finished calibration run; the message says why."""
+
+
+def load_run(workdir) -> tuple[ml_collections.ConfigDict, list[dict[str, Any]], dict]:
+  """`(config, records in sampling order, report)` of a finished run directory.
 
   Raises:
-    FileNotFoundError naming the missing file; ValueError when there are no samples.
+    RunNotFinishedError naming the directory and what is missing: no config.json,
+    no samples, no readable report.json (the run has not finished: probing its
+    partial samples would give another answer once it has), or a report of other
+    samples than those stored.
   """
   root = storage.as_path(workdir)
   path = root / "config.json"
   if not path.exists():
-    raise FileNotFoundError(f"{os.fspath(path)}: not found ({os.fspath(root)} is not a "
-                            "calibration run directory)")
-  cfg = ml_collections.ConfigDict(json.loads(path.read_text()))
+    raise RunNotFinishedError(f"{os.fspath(path)}: not found ({os.fspath(root)} is not a "
+                              "calibration run directory)")
+  cfg = ml_collections.ConfigDict(storage.read_json(path))
   records, _ = Store(root).read()
   if not records:
-    raise ValueError(f"{os.fspath(root / 'samples')}: the run has no samples yet")
-  rep = root / "report.json"
-  return cfg, list(records.values()), json.loads(rep.read_text()) if rep.exists() else None
+    raise RunNotFinishedError(f"{os.fspath(root / 'samples')}: the run has no samples yet")
+  try:
+    report = storage.read_json(root / "report.json")
+  except storage.StorageError as e:
+    raise RunNotFinishedError(f"{e}; run the calibration run's command again to rewrite "
+                              "it") from None
+  if report is None:
+    raise RunNotFinishedError(f"{os.fspath(root)}: the run is not finished ({len(records)} "
+                              "questions sampled, no report.json); finish it (run its command "
+                              "again) before probing it")
+  if report.get("n_questions") != len(records):
+    raise RunNotFinishedError(f"{os.fspath(root / 'report.json')}: reports "
+                              f"{report.get('n_questions')} questions but the run stores "
+                              f"{len(records)}; run its command again")
+  return cfg, list(records.values()), report
+
+
+def run_identity(workdir, settings: dict) -> str:
+  """16 hex digits naming what a probe of the run at `workdir` depends on: the run's
+  fingerprint (which fixes its samples), its collapsing and calibration settings,
+  and the probe `settings`; not the run's path (a run redone with another config
+  in the same folder is another run)."""
+  root = storage.as_path(workdir)
+  fp = Store(root).recorded_fingerprint()
+  cfg = storage.read_json(root / "config.json") or {}
+  key = [fp, cfg.get("collapse"), cfg.get("calibration"), settings]
+  return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def probe_inputs(cfg, records, tokenizer, *, max_candidates: int = 8, prompt_style: str = "",
@@ -124,8 +157,7 @@ def probe_run(workdir, cfg: lora_probe.ProbeConfig = lora_probe.ProbeConfig(), *
   out = {"run": os.fspath(workdir), "model": run_cfg.model.spec, "style": run_cfg.prompts.style,
          "dataset": run_cfg.data.name, "probe_config": dataclasses.asdict(cfg),
          "max_candidates": max_candidates, "distractors": distractors, "lora": res.summary,
-         "smece": None if report is None else report.get("smece"),
-         "smece_ci": None if report is None else report.get("smece_ci")}
+         "smece": report.get("smece"), "smece_ci": report.get("smece_ci")}
   if linear:
     out["linear"] = linear_probe.probe_plurality_share(
         loaded.model, prompts, t, res.train_idx, res.heldout_idx, batch_size=cfg.batch_size,
@@ -134,4 +166,4 @@ def probe_run(workdir, cfg: lora_probe.ProbeConfig = lora_probe.ProbeConfig(), *
   return out
 
 
-__all__ = ["load_run", "probe_inputs", "probe_run"]
+__all__ = ["RunNotFinishedError", "load_run", "probe_inputs", "probe_run", "run_identity"]

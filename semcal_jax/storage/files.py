@@ -42,10 +42,14 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
   write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-  """Writes strict JSON (NaN and infinities become null) atomically."""
-  write_text_atomic(path, json.dumps(finite(obj), indent=2, sort_keys=False,
-                                     default=jsonable, allow_nan=False) + "\n")
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, allow_nan: bool = False) -> None:
+  """Writes JSON atomically: strict (NaN and infinities become null) by default,
+  for files other tools read; with `allow_nan`, NaN and infinities are written as
+  Python's `json` writes them (`NaN`, `Infinity`) and `read_json` gives them back,
+  for caches whose NaN is a result like any other."""
+  value = obj if allow_nan else finite(obj)
+  write_text_atomic(path, json.dumps(value, indent=2, sort_keys=False, default=jsonable,
+                                     allow_nan=allow_nan) + "\n")
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
@@ -58,9 +62,12 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
   if not p.exists():
     return default
   try:
-    return json.loads(p.read_text())
+    return json.loads(p.read_bytes().decode("utf-8-sig"))
   except json.JSONDecodeError as e:
     raise StorageError(f"{os.fspath(p)}: not valid JSON ({e})") from None
+  except UnicodeDecodeError as e:
+    raise StorageError(f"{os.fspath(p)}: not valid UTF-8 (byte {e.object[e.start]:#04x} at "
+                       f"offset {e.start})") from None
 
 
 def finite(obj: Any) -> Any:

@@ -16,13 +16,14 @@ import os
 import re
 
 from etils import epath
+from semcal_jax.errors import InputError
 
 # The URL schemes etils.epath dispatches to fsspec.
 REMOTE_SCHEMES = ("gs", "s3", "az", "hf")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-class StorageError(ValueError, OSError):
+class StorageError(InputError, OSError):
   """A path cannot be used (unsupported URL, unwritable folder, missing file);
   the one-line message names the path."""
 

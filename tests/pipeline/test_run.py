@@ -97,5 +97,8 @@ def test_fsdp_reaches_the_loader_and_is_fingerprinted_when_set(tiny_model, data_
   # with it is refused without it. Off, it is left out (older fingerprints still match).
   plain = _cfg(tiny_model, data_env, data__n_questions=2, model__mesh_model=4)
   assert "fsdp" not in run_config.fingerprint(plain)["model"]
+  # (Refused once the workdir holds samples; before that the new config takes it over.)
+  store_lib.Store(workdir).write_part(0, [dict.fromkeys(store_lib.RECORD_KEYS, []) | {"id": "q"}],
+                                      {})
   with pytest.raises(ConfigError, match="model.fsdp: True -> None"):
     run.run_calibration(plain, str(workdir), progress=False)

@@ -69,6 +69,66 @@ def test_probe_inputs_and_probe_run(tiny_model, data_env, tmp_path):
   json.dumps(out)  # JSON-able, as the experiment writes it
 
 
-def test_load_run_names_what_is_missing(tmp_path):
-  with pytest.raises(FileNotFoundError, match="config.json"):
+def test_load_run_refuses_what_is_not_a_finished_run(tiny_model, data_env, tmp_path):
+  with pytest.raises(ValueError, match="config.json: not found"):
     from_run.load_run(tmp_path)
+  cfg = _cfg(tiny_model, data_env)
+  Store(tmp_path / "claimed").claim(cfg)
+  with pytest.raises(ValueError, match="no samples yet"):
+    from_run.load_run(tmp_path / "claimed")
+  _write_run(tmp_path / "bad", cfg)
+  (tmp_path / "bad" / "report.json").write_text('{"smece": 0.1')
+  with pytest.raises(ValueError, match="report.json: not valid JSON"):
+    from_run.load_run(tmp_path / "bad")
+
+
+def test_a_half_finished_run_is_not_probed(tiny_model, data_env, tmp_path):
+  # Samples but no report: the run is still going (or died). Probing its partial samples
+  # would give another answer than the finished run's, so it is refused, model unloaded.
+  _write_run(tmp_path / "half", _cfg(tiny_model, data_env))
+  (tmp_path / "half" / "report.json").unlink()
+  with pytest.raises(ValueError, match="not finished"):
+    from_run.probe_run(tmp_path / "half", lora_probe.ProbeConfig(steps=1), progress=False)
+
+
+def _probe_cfg(runs: str):
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from semcal_jax import config_utils  # pylint: disable=g-import-not-at-top
+  from tests.conftest import REPO  # pylint: disable=g-import-not-at-top
+  cfg = config_utils.load(str(REPO / "configs/probe_runs.py"), lock=False)
+  cfg.probe.runs = runs
+  return ml_collections.ConfigDict(cfg.to_dict())
+
+
+def test_probe_results_are_cached_by_run_identity_with_nan_kept(tiny_model, data_env, tmp_path,
+                                                                monkeypatch):
+  from semcal_jax.probe import runs as runs_lib  # pylint: disable=g-import-not-at-top
+  calls = []
+
+  def fake_probe(workdir, *a, **k):  # a probe result whose linear R^2 is undefined
+    calls.append(str(workdir))
+    return {"model": "m", "dataset": "d", "style": "s", "smece": 0.2,
+            "lora": {"kl_gap": 0.01 * len(calls), "heldout_kl": 0.1, "noise_floor": 0.05,
+                     "kl_before": 0.3, "probe_calibration": {"smece": 0.1}},
+            "linear": {"r2": float("nan")}}
+
+  monkeypatch.setattr(from_run, "probe_run", fake_probe)
+  run_dir = tmp_path / "run"
+  _write_run(run_dir, _cfg(tiny_model, data_env))
+  first = runs_lib.probe_runs(_probe_cfg(str(run_dir)), str(tmp_path / "probe"), log=lambda m: 0)
+  again = runs_lib.probe_runs(_probe_cfg(str(run_dir)), str(tmp_path / "probe"), log=lambda m: 0)
+  assert len(calls) == 1 and again["table"] == first["table"]  # cached, NaN and all
+  assert "| n/a |" in again["table"]
+  cached = again["rows"][str(run_dir)]["linear"]["r2"]
+  assert cached != cached  # NaN read back as NaN, not None
+  # The same folder redone with another config is another run: probed again.
+  import shutil  # pylint: disable=g-import-not-at-top
+  shutil.rmtree(run_dir)
+  _write_run(run_dir, _cfg(tiny_model, data_env, sampling__temperature=0.7))
+  runs_lib.probe_runs(_probe_cfg(str(run_dir)), str(tmp_path / "probe"), log=lambda m: 0)
+  assert len(calls) == 2
+  # A damaged result file is named and computed again.
+  for f in (tmp_path / "probe" / "probes").iterdir():
+    f.write_text("{")
+  runs_lib.probe_runs(_probe_cfg(str(run_dir)), str(tmp_path / "probe"), log=lambda m: 0)
+  assert len(calls) == 3
