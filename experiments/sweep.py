@@ -28,6 +28,7 @@ _WORKER = flags.DEFINE_integer("worker_index", None, "This worker's index (defau
 _WORKERS = flags.DEFINE_integer("num_workers", None, "Number of workers sharing the grid "
                                 "(default: the job's processes, else 1).")
 _AGGREGATE_ONLY = flags.DEFINE_bool("aggregate_only", False, "Only write the table and figure.")
+multihost.define_flags()
 
 
 def main(_):

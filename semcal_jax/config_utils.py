@@ -84,6 +84,9 @@ def _import_file(path: str):
     raise ConfigError(f"config file not found: {path}")
   name = "_semcal_config_" + os.path.splitext(os.path.basename(path))[0]
   module_spec = importlib.util.spec_from_file_location(name, path)
+  if module_spec is None or not path.endswith(".py"):
+    raise ConfigError(f"config file {path} is not a Python file (expected a .py file defining "
+                      "get_config(arg=None))")
   module = importlib.util.module_from_spec(module_spec)
   try:
     module_spec.loader.exec_module(module)

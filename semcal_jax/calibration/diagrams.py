@@ -64,7 +64,8 @@ def smoothed_curve(f, y, *, n_bootstrap: int = 200, seed: int = 0, confidence: f
   density = den / (jnp.sum(den) / (MESH_POINTS - 1))
   lower = upper = ci = None
   if n_bootstrap:
-    w = bootstrap_lib.resample_weights(bootstrap_lib.key_for(seed), fj.shape[0], n_bootstrap, fj.dtype)
+    w = bootstrap_lib.resample_weights(bootstrap_lib.key_for(seed), fj.shape[0], n_bootstrap,
+                                       fj.dtype)
     _, nums, dens = jax.vmap(smooth)(w)
     mus = nums / (dens + smece_lib.DENSITY_FLOOR)
     alpha = (1 - confidence) / 2
@@ -113,14 +114,6 @@ def plot_smoothed(curve: SmoothedCurve, *, ax=None, label: str | None = None, co
   _frame(ax, title)
   ax.legend(loc="upper left", fontsize=8)
   return fig, ax
-
-
-def reliability_diagram(f, y, *, ax=None, label=None, n_bootstrap: int = 200, seed: int = 0,
-                        title=None, **kwargs):
-  """Smoothed reliability diagram of one run; returns `(fig, ax, curve)`."""
-  curve = smoothed_curve(f, y, n_bootstrap=n_bootstrap, seed=seed, **kwargs)
-  fig, ax = plot_smoothed(curve, ax=ax, label=label, title=title)
-  return fig, ax, curve
 
 
 def binned_diagram(f, y, *, n_bins: int = 15, strategy: str = "uniform", ax=None,

@@ -36,11 +36,17 @@ import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
+from semcal_jax import errors
 from semcal_jax.data import question as question_lib
+from semcal_jax.data import readers
 
 _SPLIT_WORDS = {"train": "train", "training": "train", "dev": "validation",
                 "validation": "validation", "valid": "validation", "val": "validation",
                 "test": "test"}
+
+
+class DownloadError(readers.DataFormatError, RuntimeError):
+  """No local files were given and downloading the canonical ones failed."""
 
 
 def fingerprint(files: Sequence[pathlib.Path]) -> str:
@@ -100,11 +106,12 @@ class QABuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     if path.is_file():
       return [path.resolve()]
     if not path.is_dir():
-      raise FileNotFoundError(f"{cls.name}: no such file or folder: {path}")
+      raise readers.DataNotFoundError(path, None, f"no such file or folder (data set {cls.name})")
     files = sorted({f.resolve() for pattern in cls.PATTERNS for f in path.rglob(pattern)
                     if f.is_file() and cls.accept_file(f)})
     if not files:
-      raise FileNotFoundError(f"{cls.name}: no files matching {list(cls.PATTERNS)} under {path}")
+      raise readers.DataNotFoundError(path, None, f"{cls.name}: no files matching "
+                                      f"{list(cls.PATTERNS)} in this folder")
     return files
 
   @classmethod
@@ -135,13 +142,15 @@ class QABuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   def _download(self, dl_manager) -> list[pathlib.Path]:
     if not self.URLS:
       where = self.HOMEPAGE or "its homepage"
-      raise FileNotFoundError(f"{self.name}: no local files given and no download URL; pass "
-                              f"path= or manual_dir= (files from {where})")
+      raise readers.DataNotFoundError(None, None, f"{self.name}: no local files given and no "
+                                      f"download URL; pass path= or manual_dir= (files from "
+                                      f"{where})")
     try:
       got = dl_manager.download_and_extract(dict(self.URLS))
     except Exception as e:  # pylint: disable=broad-except  # network errors vary
-      raise RuntimeError(f"{self.name}: no local files given (path= or manual_dir=) and "
-                         f"downloading {sorted(self.URLS.values())} failed: {e}") from e
+      raise DownloadError(None, None, f"{self.name}: no local files given (path= or "
+                          f"manual_dir=) and downloading {sorted(self.URLS.values())} failed: "
+                          f"{errors.one_line(e)}") from e
     return [f for p in got.values() for f in self.find_files(p)]
 
   def _split_generators(self, dl_manager):
@@ -158,7 +167,9 @@ class QABuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         continue
       generators[split] = itertools.chain([first], gen)
     if not generators:
-      raise ValueError(f"{self.name}: no questions with answers in {[str(f) for f in files]}")
+      where = files[0] if len(files) == 1 else os.path.commonpath([str(f) for f in files])
+      raise readers.DataFormatError(where, None, f"{self.name}: no questions with answers in "
+                                    f"{len(files)} file(s)")
     return generators
 
   def _generate_examples(self, split: str, files: Sequence[pathlib.Path]):

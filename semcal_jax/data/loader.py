@@ -22,8 +22,10 @@ import tensorflow_datasets as tfds
 from semcal_jax import storage
 from semcal_jax.data import builder as builder_lib
 from semcal_jax.data import question as question_lib
+from semcal_jax.data import readers
 from semcal_jax.data.builders import (gsm8k, math_dataset, nq_open, openmathinstruct2,
                                       simple_qa, svamp, trivia_qa)
+from semcal_jax.errors import InputError
 
 BUILDERS: dict[str, type[builder_lib.QABuilder]] = {
     "trivia_qa": trivia_qa.TriviaQA,
@@ -36,6 +38,15 @@ BUILDERS: dict[str, type[builder_lib.QABuilder]] = {
 }
 DATA_DIR_ENV = "SEMCAL_DATA_DIR"
 _SPLIT_PREFERENCE = ("test", "validation", "train")
+
+
+class UnknownNameError(readers.DataFormatError, KeyError):
+  """An unknown data set or split name (also a KeyError); the message lists the known ones."""
+
+
+def _check_name(name: str) -> None:
+  if name not in BUILDERS:
+    raise UnknownNameError(None, None, f"unknown data set {name!r}; known: {sorted(BUILDERS)}")
 
 
 def default_data_dir() -> pathlib.Path:
@@ -52,26 +63,61 @@ def get_builder(name: str, *, path: os.PathLike | str | None = None,
   With neither, the builder downloads its canonical files when it is prepared.
 
   Raises:
-    KeyError: unknown name (the message lists the known ones).
-    ValueError: both path and manual_dir given.
-    FileNotFoundError: the path has no data files.
+    UnknownNameError (a KeyError): unknown name (the message lists the known ones).
+    DataFormatError (a ValueError): both path and manual_dir given.
+    DataNotFoundError (a FileNotFoundError): the path has no data files.
   """
-  if name not in BUILDERS:
-    raise KeyError(f"unknown data set {name!r}; known: {sorted(BUILDERS)}")
+  _check_name(name)
   if path is not None and manual_dir is not None:
-    raise ValueError("give path= or manual_dir=, not both")
+    raise readers.DataFormatError(None, None, "give path= or manual_dir=, not both")
   source = path if path is not None else manual_dir
   if source is not None and storage.is_remote(source):
     source = storage.local_tree(source)  # a local copy, keyed by the files' identity
   return BUILDERS[name](path=source, data_dir=str(data_dir or default_data_dir()))
 
 
+def content_hash(name: str, path: os.PathLike | str) -> str:
+  """12 hex digits of sha256 over the names and bytes of the files data set `name`
+  reads at `path` (a file or folder, local or remote): what a run's fingerprint
+  records, so that a data file edited in place is a different input.
+
+  Raises:
+    UnknownNameError (a KeyError): unknown name.
+    DataNotFoundError (a FileNotFoundError): `path` has no data files.
+  """
+  _check_name(name)
+  if storage.is_remote(path):
+    path = storage.local_tree(path)
+  return builder_lib.fingerprint(BUILDERS[name].find_files(path))
+
+
+def _input_error_in(error: BaseException) -> InputError | None:
+  """The first `InputError` in `error`'s chain of causes (itself included), or None."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    if isinstance(error, InputError):
+      return error
+    seen.add(id(error))
+    error = error.__cause__ or error.__context__
+  return None
+
+
 def prepare(name: str, **kwargs) -> builder_lib.QABuilder:
-  """`get_builder(name, **kwargs)`, prepared to array_record (a no-op when it already is)."""
+  """`get_builder(name, **kwargs)`, prepared to array_record (a no-op when it already is).
+
+  A bad data file raises its `DataFormatError` (naming file and line) itself, even
+  where TFDS wraps it in an exception of its own.
+  """
   b = get_builder(name, **kwargs)
-  # try_download_gcs=False: never look for a TFDS-hosted copy (these builders are ours).
-  b.download_and_prepare(file_format="array_record",
-                         download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  try:
+    # try_download_gcs=False: never look for a TFDS-hosted copy (these builders are ours).
+    b.download_and_prepare(file_format="array_record",
+                           download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  except Exception as e:  # pylint: disable=broad-except  # unwrapped below, else re-raised
+    cause = _input_error_in(e)
+    if cause is None or cause is e:
+      raise
+    raise cause from None
   return b
 
 
@@ -86,15 +132,21 @@ def subsample_indices(n: int, n_questions: int | None, seed: int) -> list[int]:
   return sorted(np.random.default_rng(seed).permutation(n)[:n_questions].tolist())
 
 
-def choose_split(available: Sequence[str], split: str | None, name: str) -> str:
-  """`split`, checked; or the first of test / validation / train the data has."""
+def choose_split(available: Sequence[str], split: str | None, name: str,
+                 where: os.PathLike | str | None = None) -> str:
+  """`split`, checked; or the first of test / validation / train the data has.
+
+  Raises:
+    UnknownNameError (a KeyError): no such split (the message names `where`, the data path).
+  """
   if split is None:
     for s in _SPLIT_PREFERENCE:
       if s in available:
         return s
     return sorted(available)[0]
   if split not in available:
-    raise KeyError(f"{name}: no split {split!r}; available: {sorted(available)}")
+    raise UnknownNameError(where, None, f"{name}: no split {split!r}; available: "
+                           f"{sorted(available)}")
   return split
 
 
@@ -118,10 +170,20 @@ def load_questions(name: str, *, path: os.PathLike | str | None = None,
 
   Returns:
     `Question`s in file order.
+
+  Raises:
+    InputError subclasses with one line naming the data path: `DataFormatError`
+    (a bad file, naming file and line; too few questions for `n_questions`),
+    `DataNotFoundError` (also a FileNotFoundError: no data files),
+    `UnknownNameError` (also a KeyError: unknown data set or split).
   """
   b = prepare(name, path=path, manual_dir=manual_dir, data_dir=data_dir)
-  split = choose_split(list(b.info.splits.keys()), split, name)
+  where = path if path is not None else manual_dir
+  split = choose_split(list(b.info.splits.keys()), split, name, where)
   source = b.as_data_source(split=split)
+  if isinstance(n_questions, (int, np.integer)) and n_questions > len(source):
+    raise readers.DataFormatError(where, None, f"n_questions={n_questions} but split {split!r} "
+                                  f"of {name} has only {len(source)} questions")
   idx = subsample_indices(len(source), n_questions, seed)
   examples = source.__getitems__(idx) if idx else []
   return [builder_lib.decode_example(e, name, split) for e in examples]

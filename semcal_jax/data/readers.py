@@ -3,6 +3,10 @@
 Every reader yields `(line, row)`: `line` is the 1-based line where the row
 starts (JSON Lines, CSV, JSON arrays) or the 1-based row number (Parquet), and
 every error is a `DataFormatError` whose message starts with "path:line:".
+
+Text files must be UTF-8; a byte-order mark at the start is accepted and
+dropped. Any other bytes (e.g. Latin-1 or Windows-1252 text) are reported with
+the line and column of the first bad byte; an empty file is an error too.
 """
 
 from __future__ import annotations
@@ -11,21 +15,88 @@ import csv
 import json
 import os
 import pathlib
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import tqdm
 
+from semcal_jax.errors import InputError
+
 _BIG_FILE = 64 << 20  # progress bars for files above 64 MiB
 
 
-class DataFormatError(ValueError):
-  """A malformed data file; the message names the file and line."""
+# Lone surrogates U+DC80..U+DCFF: what "surrogateescape" decoding makes of bytes that
+# are not UTF-8 (valid UTF-8 never decodes to them).
+_BAD_BYTE = re.compile("[\udc80-\udcff]")
 
-  def __init__(self, path: os.PathLike | str, line: int | None, what: str):
-    where = f"{path}:{line}" if line is not None else str(path)
-    super().__init__(f"{where}: {what}")
-    self.path, self.line = str(path), line
+
+class DataFormatError(InputError):
+  """A malformed data file; the message names the file and line.
+
+  `path` None: the message is `what` alone (no file to name).
+  """
+
+  def __init__(self, path: os.PathLike | str | None, line: int | None, what: str):
+    if path is None:
+      message = what
+    else:
+      message = f"{path}:{line}: {what}" if line is not None else f"{path}: {what}"
+    super().__init__(message)
+    self.message, self.what = message, what
+    self.path, self.line = (None if path is None else str(path)), line
+
+  def __str__(self) -> str:  # also for subclasses of KeyError, whose str() quotes
+    return self.message
+
+  def __reduce__(self):
+    return type(self), (self.path, self.line, self.what)
+
+
+class DataNotFoundError(DataFormatError, FileNotFoundError):
+  """A path with no data files (also a FileNotFoundError)."""
+
+
+def _check_utf8(path: pathlib.Path, text: str, line: int = 1) -> None:
+  """Raises DataFormatError at the first byte `text` (decoded with "surrogateescape",
+  starting at `line`) holds that is not UTF-8."""
+  m = _BAD_BYTE.search(text)
+  if m is None:
+    return
+  start = text.rfind("\n", 0, m.start()) + 1
+  line += text.count("\n", 0, start)
+  raise DataFormatError(path, line, f"not valid UTF-8 (byte 0x{ord(m.group()) - 0xDC00:02x} "
+                        f"at column {m.start() - start + 1}); re-save the file as UTF-8")
+
+
+def _open_text(path: pathlib.Path, newline: str | None = None):
+  """`path` opened as UTF-8 text (a leading byte-order mark dropped; bytes that are not
+  UTF-8 kept as lone surrogates for `_check_utf8`)."""
+  try:
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline=newline)
+  except FileNotFoundError:
+    raise DataNotFoundError(path, None, "no such file") from None
+  except OSError as e:
+    raise DataFormatError(path, None, f"cannot be read ({e.strerror or e})") from None
+
+
+def read_text(path: os.PathLike | str) -> str:
+  """The whole of a UTF-8 text file (a leading byte-order mark dropped).
+
+  Raises:
+    DataFormatError: bytes that are not UTF-8 (naming line and column).
+  """
+  path = pathlib.Path(path)
+  with _open_text(path) as fh:
+    text = fh.read()
+  _check_utf8(path, text)
+  return text
+
+
+def _checked_lines(path: pathlib.Path, lines) -> Iterator[str]:
+  for line, text in enumerate(lines, 1):
+    _check_utf8(path, text, line)
+    yield text
 
 
 def _progress(iterable, path: pathlib.Path, total=None, unit="rows"):
@@ -37,29 +108,35 @@ def _progress(iterable, path: pathlib.Path, total=None, unit="rows"):
 def iter_jsonl(path: os.PathLike | str) -> Iterator[tuple[int, dict[str, Any]]]:
   """Objects of a JSON Lines file, skipping blank lines."""
   path = pathlib.Path(path)
-  with open(path, encoding="utf-8") as fh:
-    for line, text in enumerate(_progress(fh, path, unit="lines"), 1):
+  empty = True
+  with _open_text(path) as fh:
+    for line, text in enumerate(_checked_lines(path, _progress(fh, path, unit="lines")), 1):
       if not text.strip():
         continue
+      empty = False
       try:
         row = json.loads(text)
       except json.JSONDecodeError as e:
-        raise DataFormatError(path, line, f"invalid JSON ({e.msg} at column {e.colno})") from None
+        raise DataFormatError(path, line, f"invalid JSON: {e.msg} (column {e.colno})") from None
       if not isinstance(row, dict):
         raise DataFormatError(path, line, f"expected a JSON object, got {type(row).__name__}")
       yield line, row
+  if empty:
+    raise DataFormatError(path, 1, "empty file (expected one JSON object per line)")
 
 
 def iter_csv(path: os.PathLike | str,
              required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
   """Rows of a CSV file with a header line; `required` columns must be in the header."""
   path = pathlib.Path(path)
-  with open(path, encoding="utf-8", newline="") as fh:
-    reader = csv.DictReader(fh)
+  with _open_text(path, newline="") as fh:
+    reader = csv.DictReader(_checked_lines(path, fh))
     try:
-      header = reader.fieldnames or []
+      header = reader.fieldnames
     except csv.Error as e:
       raise DataFormatError(path, 1, f"unreadable CSV header ({e})") from None
+    if not header:
+      raise DataFormatError(path, 1, "empty file (expected a CSV header line)")
     missing = [c for c in required if c not in header]
     if missing:
       raise DataFormatError(path, 1, f"CSV header {header} lacks column(s) {missing}")
@@ -101,7 +178,7 @@ def iter_json_array(path: os.PathLike | str,
   reported with its line.
   """
   path = pathlib.Path(path)
-  text = path.read_text(encoding="utf-8")
+  text = read_text(path)
   decoder = json.JSONDecoder()
   cache = [0, 1]
 
@@ -115,6 +192,8 @@ def iter_json_array(path: os.PathLike | str,
       fail(e.pos, f"invalid JSON ({e.msg})")
 
   pos = _skip_ws(text, 0)
+  if pos == len(text):
+    fail(0, "empty file (expected a JSON array" + (f" under {key!r})" if key else ")"))
   if key is not None:
     if text[pos:pos + 1] != "{":
       fail(pos, f"expected a JSON object with key {key!r}")
@@ -157,8 +236,11 @@ def iter_json_array(path: os.PathLike | str,
 def read_json(path: os.PathLike | str) -> Any:
   """One JSON document (e.g. a MATH problem file)."""
   path = pathlib.Path(path)
+  text = read_text(path)
+  if not text.strip():
+    raise DataFormatError(path, 1, "empty file (expected a JSON document)")
   try:
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(text)
   except json.JSONDecodeError as e:
     raise DataFormatError(path, e.lineno, f"invalid JSON ({e.msg})") from None
 

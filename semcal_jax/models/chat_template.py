@@ -25,9 +25,10 @@ import jinja2.ext
 import jinja2.nodes
 import jinja2.sandbox
 import jinja2.utils
+from semcal_jax.errors import InputError
 
 
-class ChatTemplateError(ValueError):
+class ChatTemplateError(InputError):
   """A chat template failed to compile or called `raise_exception`."""
 
 

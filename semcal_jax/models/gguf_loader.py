@@ -21,7 +21,7 @@ import numpy as np
 
 from semcal_jax import storage
 from semcal_jax.models import gguf_metadata
-from semcal_jax.models.config import ModelConfig
+from semcal_jax.models.config import ConfigError, ModelConfig
 
 # GGUF tensor name -> HF tensor name ({i} = layer).
 _LAYER_NAMES = {
@@ -47,8 +47,9 @@ _PERMUTED_ARCHS = ("llama", "mistral")
 _BLOCK = re.compile(r"^blk\.(\d+)\.(.+)\.(weight|bias)$")
 
 
-class GGUFError(ValueError):
-  """The file is not a usable GGUF model; the message says why."""
+# The one error class of GGUF loading (an InputError): header, metadata, tensors and
+# tokenizer problems all raise it, with a message naming the file.
+GGUFError = gguf_metadata.GGUFError
 
 
 def hf_name(gguf_name: str, arch: str) -> str | None:
@@ -137,15 +138,23 @@ class GGUFTensors:
 
 def read(path: str | os.PathLike):
   """`(ModelConfig, GGUFTensors, metadata)` of a GGUF file, local or remote (copied
-  into the storage cache: it is memory-mapped); no weights read yet."""
+  into the storage cache: it is memory-mapped); no weights read yet.
+
+  Raises:
+    GGUFError (GGUFNotFoundError: no such file): not a readable GGUF file.
+    ConfigError: the metadata does not describe a model we support.
+  """
   path = storage.local_file(path)
   if not path.is_file():
-    raise FileNotFoundError(f"GGUF file not found: {path}")
+    raise gguf_metadata.GGUFNotFoundError(f"GGUF file not found: {path}")
   meta, infos = gguf_metadata.read_header(path)
   arch = meta.get("general.architecture")
   names = [t.name for t in infos]
   embed = next((t for t in infos if t.name == "token_embd.weight"), None)
   if embed is not None and f"{arch}.vocab_size" not in meta:
     meta[f"{arch}.vocab_size"] = int(embed.shape[0])
-  cfg = ModelConfig.from_gguf(meta, tensor_names=names)
+  try:
+    cfg = ModelConfig.from_gguf(meta, tensor_names=names)
+  except ConfigError as e:
+    raise ConfigError(f"{path}: {e}") from None
   return cfg, GGUFTensors(path, infos, cfg, arch), meta

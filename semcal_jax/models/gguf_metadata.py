@@ -19,6 +19,7 @@ metadata on every load.
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import struct
@@ -26,6 +27,8 @@ from typing import Any, NamedTuple
 
 import gguf
 import numpy as np
+
+from semcal_jax.errors import InputError
 
 _VT = gguf.GGUFValueType
 # struct codes of the fixed-width value types.
@@ -35,6 +38,16 @@ _SCALAR_CODES = {
     _VT.UINT64: "Q", _VT.INT64: "q", _VT.FLOAT64: "d",
 }
 _SUPPORTED_VERSIONS = (2, 3)
+_MAX_DIMS = 8  # GGML_MAX_DIMS is 4; more is a corrupt tensor header
+
+
+class GGUFError(InputError):
+  """A file that is not a usable GGUF model (header, metadata, tensors or tokenizer);
+  the message names the file."""
+
+
+class GGUFNotFoundError(GGUFError, FileNotFoundError):
+  """A GGUF path that does not exist (also a FileNotFoundError)."""
 
 
 class _Cursor:
@@ -47,8 +60,8 @@ class _Cursor:
     self.pos = 0
     self.key = "<header>"  # the key being read, for error messages
 
-  def _fail(self, what: str) -> ValueError:
-    return ValueError(f"{self.path}: malformed GGUF metadata at key {self.key!r} "
+  def fail(self, what: str) -> GGUFError:
+    return GGUFError(f"{self.path}: malformed GGUF metadata at key {self.key!r} "
                       f"(offset {self.pos}): {what}")
 
   def scalar(self, code: str) -> Any:
@@ -56,7 +69,7 @@ class _Cursor:
     try:
       (value,) = struct.unpack_from(fmt, self.buf, self.pos)
     except struct.error as e:
-      raise self._fail("file ends inside a value") from e
+      raise self.fail("file ends inside a value") from e
     self.pos += struct.calcsize(fmt)
     return value
 
@@ -64,13 +77,13 @@ class _Cursor:
     length = self.scalar("Q")
     end = self.pos + length
     if end > len(self.buf):
-      raise self._fail(f"string of {length} bytes runs past the end of the file")
+      raise self.fail(f"string of {length} bytes runs past the end of the file")
     raw = self.buf[self.pos:end]
     self.pos = end
     try:
       return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-      raise self._fail(f"string is not valid UTF-8 ({e})") from e
+      raise self.fail(f"string is not valid UTF-8 ({e})") from e
 
   def value(self, value_type: int) -> Any:
     if value_type in _SCALAR_CODES:
@@ -79,7 +92,7 @@ class _Cursor:
       return self.string()
     if value_type == _VT.ARRAY:
       return self.array()
-    raise self._fail(f"unknown value type {value_type}")
+    raise self.fail(f"unknown value type {value_type}")
 
   def array(self) -> list[Any]:
     item_type = self.scalar("I")
@@ -87,7 +100,7 @@ class _Cursor:
     if item_type in _SCALAR_CODES:
       dtype = np.dtype(self.endian + _SCALAR_CODES[item_type])
       if self.pos + count * dtype.itemsize > len(self.buf):
-        raise self._fail(f"array of {count} values runs past the end of the file")
+        raise self.fail(f"array of {count} values runs past the end of the file")
       values = np.frombuffer(self.buf, dtype=dtype, count=count, offset=self.pos)
       self.pos += count * dtype.itemsize
       return values.tolist()
@@ -112,23 +125,23 @@ class _Cursor:
         pos += length
     except struct.error as e:
       self.pos = pos
-      raise self._fail(f"string array entry {len(out)} of {count} runs past the end of the "
+      raise self.fail(f"string array entry {len(out)} of {count} runs past the end of the "
                        "file") from e
     except UnicodeDecodeError as e:
       self.pos = pos
-      raise self._fail(f"string array entry {len(out)} is not valid UTF-8 ({e})") from e
+      raise self.fail(f"string array entry {len(out)} is not valid UTF-8 ({e})") from e
     self.pos = pos
     return out
 
 
 def _open(path: str) -> mmap.mmap:
   if not os.path.exists(path):
-    raise FileNotFoundError(f"GGUF file {path} does not exist")
+    raise GGUFNotFoundError(f"GGUF file {path} does not exist")
   if not os.path.isfile(path):
-    raise ValueError(f"{path} is not a file, so it is not a GGUF file")
+    raise GGUFError(f"{path} is not a file, so it is not a GGUF file")
   with open(path, "rb") as fh:
     if os.fstat(fh.fileno()).st_size < 24:
-      raise ValueError(f"{path} is not a GGUF file (only {os.fstat(fh.fileno()).st_size} "
+      raise GGUFError(f"{path} is not a GGUF file (only {os.fstat(fh.fileno()).st_size} "
                        "bytes, shorter than a GGUF header)")
     return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
@@ -155,9 +168,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     str, `"tokenizer.ggml.scores"` -> list of float.
 
   Raises:
-    FileNotFoundError: `path` does not exist.
-    ValueError: `path` is not a GGUF file, has an unsupported version, or its
-      metadata is truncated or malformed (the message names the path and key).
+    GGUFNotFoundError (a FileNotFoundError): `path` does not exist.
+    GGUFError (a ValueError): `path` is not a GGUF file, has an unsupported version,
+      or its metadata is truncated or malformed (the message names the path and key).
   """
   return read_header(path)[0]
 
@@ -169,7 +182,7 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], list[TensorInf
   try:
     magic = struct.unpack_from("<I", buf, 0)[0]
     if magic != gguf.GGUF_MAGIC:
-      raise ValueError(f"{path} is not a GGUF file (starts with {bytes(buf[:4])!r}, "
+      raise GGUFError(f"{path} is not a GGUF file (starts with {bytes(buf[:4])!r}, "
                        "expected b'GGUF')")
     # The version is written in the file's byte order; a big-endian file reads
     # as a huge number in little-endian.
@@ -178,7 +191,7 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], list[TensorInf
     if version & 0xFFFF == 0 and version != 0:
       endian, version = ">", struct.unpack_from(">I", buf, 4)[0]
     if version not in _SUPPORTED_VERSIONS:
-      raise ValueError(f"{path}: GGUF version {version} is not supported "
+      raise GGUFError(f"{path}: GGUF version {version} is not supported "
                        f"(supported: {', '.join(map(str, _SUPPORTED_VERSIONS))})")
     cursor = _Cursor(buf, endian, path)
     cursor.pos = 8
@@ -194,17 +207,27 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], list[TensorInf
     for _ in range(tensor_count):
       cursor.key = "<tensor info>"
       name = cursor.string()
-      dims = [cursor.scalar("Q") for _ in range(cursor.scalar("I"))]
-      qtype = gguf.GGMLQuantizationType(cursor.scalar("I"))
-      raw.append((name, tuple(reversed(dims)), qtype, cursor.scalar("Q")))
-    alignment = int(metadata.get("general.alignment", gguf.GGUF_DEFAULT_ALIGNMENT))
+      cursor.key = f"<tensor info of {name}>"
+      n_dims = cursor.scalar("I")
+      if n_dims > _MAX_DIMS:
+        raise cursor.fail(f"tensor {name!r} has {n_dims} dimensions")
+      dims = [cursor.scalar("Q") for _ in range(n_dims)]
+      code = cursor.scalar("I")
+      try:
+        qtype = gguf.GGMLQuantizationType(code)
+        block, type_size = gguf.GGML_QUANT_SIZES[qtype]
+      except (ValueError, KeyError):
+        raise cursor.fail(f"tensor {name!r} has unknown type {code}") from None
+      raw.append((name, tuple(reversed(dims)), qtype, block, type_size, cursor.scalar("Q")))
+    alignment = metadata.get("general.alignment", gguf.GGUF_DEFAULT_ALIGNMENT)
+    if not isinstance(alignment, int) or isinstance(alignment, bool) or alignment < 1:
+      raise GGUFError(f"{path}: general.alignment={alignment!r} is not a positive int")
     start = (cursor.pos + alignment - 1) // alignment * alignment
     tensors = []
-    for name, shape, qtype, offset in raw:
-      block, type_size = gguf.GGML_QUANT_SIZES[qtype]
-      nbytes = int(np.prod(shape, dtype=np.int64)) // block * type_size
+    for name, shape, qtype, block, type_size, offset in raw:
+      nbytes = math.prod(shape) // block * type_size
       if start + offset + nbytes > len(buf):
-        raise ValueError(f"{path}: tensor {name} runs past the end of the file")
+        raise GGUFError(f"{path}: tensor {name} runs past the end of the file (truncated?)")
       tensors.append(TensorInfo(name, shape, qtype, start + offset, nbytes))
     return metadata, tensors
   finally:

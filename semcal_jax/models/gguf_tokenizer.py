@@ -40,6 +40,8 @@ from typing import Any
 import tokenizers
 from tokenizers import decoders, models, normalizers, pre_tokenizers, processors
 
+from semcal_jax import errors
+from semcal_jax.models import gguf_metadata
 from semcal_jax.models import registry
 
 log = logging.getLogger(__name__)
@@ -119,8 +121,8 @@ def merges_from_vocab(tokens: Sequence[str],
   return [(k[6], k[7]) for k in keyed]
 
 
-def _fail(path: str, message: str) -> ValueError:
-  return ValueError(f"{path}: {message}")
+def _fail(path: str, message: str) -> gguf_metadata.GGUFError:
+  return gguf_metadata.GGUFError(f"{path}: {message}")
 
 
 def _key(metadata: Mapping[str, Any], key: str, path: str) -> Any:
@@ -234,7 +236,20 @@ def _sentencepiece_model(metadata: Mapping[str, Any], path: str) -> tokenizers.T
 
 
 def build(metadata: Mapping[str, Any], path: str = "<metadata>") -> tokenizers.Tokenizer:
-  """The tokenizer described by GGUF `metadata` (no caching); `path` is for messages."""
+  """The tokenizer described by GGUF `metadata` (no caching); `path` is for messages.
+
+  Raises:
+    GGUFError: missing, inconsistent or mistyped tokenizer metadata (naming `path`).
+  """
+  try:
+    return _build(metadata, path)
+  except gguf_metadata.GGUFError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except  # mistyped values; tokenizers' errors
+    raise _fail(path, f"unusable tokenizer metadata ({errors.one_line(e)})") from e
+
+
+def _build(metadata: Mapping[str, Any], path: str) -> tokenizers.Tokenizer:
   kind = tokenizer_model(metadata, path)
   tokens = _key(metadata, "tokenizer.ggml.tokens", path)
   types = metadata.get("tokenizer.ggml.token_type") or ()

@@ -17,26 +17,50 @@ from typing import Any
 import numpy as np
 from etils import epath
 
-from semcal_jax import storage
-from semcal_jax.models.config import ModelConfig
+from semcal_jax import errors, storage
+from semcal_jax.errors import InputError
+from semcal_jax.models.config import ConfigError, ModelConfig
 
 # Checkpoints of multimodal wrappers (e.g. Gemma3ForConditionalGeneration) prefix
 # the text model's names; we strip these.
 _PREFIXES = ("model.language_model.", "language_model.model.", "language_model.")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
   """The folder is not a loadable HF checkpoint; the message names the file."""
 
 
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+  """A file the checkpoint needs is missing (also a FileNotFoundError)."""
+
+
 def _read_json(path: epath.Path) -> dict[str, Any]:
+  """The JSON object in `path` (UTF-8, a byte-order mark allowed)."""
   if not path.exists():
-    raise FileNotFoundError(f"{path}: missing (an HF folder needs config.json and "
-                            "model.safetensors or model.safetensors.index.json)")
+    raise CheckpointNotFoundError(f"{path}: missing (an HF folder needs config.json and "
+                                  "model.safetensors or model.safetensors.index.json)")
   try:
-    return json.loads(path.read_text())
+    value = json.loads(path.read_bytes().decode("utf-8-sig"))
+  except UnicodeDecodeError as e:
+    raise CheckpointError(f"{path}: not valid UTF-8 (byte 0x{e.object[e.start]:02x} at offset "
+                          f"{e.start}); is it a JSON file?") from None
   except json.JSONDecodeError as e:
     raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+  if not isinstance(value, dict):
+    raise CheckpointError(f"{path}: expected a JSON object, got {type(value).__name__}")
+  return value
+
+
+def _safe_open(path: epath.Path, framework: str):
+  """`safetensors.safe_open` of `path` (a local copy when remote); a file that is not
+  safetensors (garbage, truncated) raises CheckpointError naming it."""
+  from safetensors import safe_open  # pylint: disable=g-import-not-at-top
+  local = os.fspath(storage.local_file(path))
+  try:
+    return safe_open(local, framework=framework)
+  except Exception as e:  # pylint: disable=broad-except  # SafetensorError, OSError, ...
+    raise CheckpointError(f"{path}: not a readable safetensors file ({errors.one_line(e)}); "
+                          "is it truncated or corrupt? Download it again") from None
 
 
 def _canonical(name: str) -> str:
@@ -56,36 +80,36 @@ class SafetensorsTensors:
     single = folder / "model.safetensors"
     if index.exists():
       weight_map = _read_json(index).get("weight_map")
-      if not isinstance(weight_map, dict):
-        raise CheckpointError(f"{index}: no 'weight_map'")
+      if not isinstance(weight_map, dict) or not all(isinstance(v, str)
+                                                     for v in weight_map.values()):
+        raise CheckpointError(f"{index}: no 'weight_map' of tensor names to file names")
       files = weight_map
     elif single.exists():
       files = {name: "model.safetensors" for name in self._keys(single)}
     else:
-      raise FileNotFoundError(f"{folder}: no model.safetensors or model.safetensors.index.json")
+      raise CheckpointNotFoundError(f"{folder}: no model.safetensors or "
+                                    "model.safetensors.index.json")
     self.files = {_canonical(k): (k, v) for k, v in files.items()}
     self._open = {}
 
-  def _local(self, filename: str) -> str:
+  def _shard(self, filename: str) -> epath.Path:
     path = self.folder / filename
     if not path.exists():
-      raise FileNotFoundError(f"{path}: shard listed in the index is missing")
-    return os.fspath(storage.local_file(path))
+      raise CheckpointNotFoundError(f"{path}: shard listed in the index is missing")
+    return path
 
   @staticmethod
   def _keys(path: epath.Path):
-    from safetensors import safe_open  # pylint: disable=g-import-not-at-top
-    with safe_open(os.fspath(storage.local_file(path)), framework="numpy") as fh:
+    with _safe_open(path, "numpy") as fh:
       return list(fh.keys())
 
   def names(self):
     return list(self.files)
 
   def _handle(self, name: str):
-    from safetensors import safe_open  # pylint: disable=g-import-not-at-top
     original, filename = self.files[name]
     if filename not in self._open:
-      self._open[filename] = safe_open(self._local(filename), framework="flax")
+      self._open[filename] = _safe_open(self._shard(filename), "flax")
     return self._open[filename], original
 
   def shape(self, name: str) -> tuple[int, ...]:
@@ -107,8 +131,19 @@ class SafetensorsTensors:
 
 
 def read(folder: str | os.PathLike):
-  """`(ModelConfig, SafetensorsTensors, config dict)` of an HF folder."""
+  """`(ModelConfig, SafetensorsTensors, config dict)` of an HF folder.
+
+  Raises:
+    CheckpointError (CheckpointNotFoundError: a file is missing): a file that is
+      not JSON or not safetensors. ConfigError: config.json describes no model we
+      support. Every message names the file.
+  """
   folder = storage.as_path(folder)
   config = _read_json(folder / "config.json")
-  cfg = ModelConfig.from_hf(config)
+  try:
+    cfg = ModelConfig.from_hf(config)
+  except ConfigError as e:
+    raise ConfigError(f"{folder}: {e}") from None
+  except (TypeError, ValueError, AttributeError) as e:  # values of the wrong type
+    raise ConfigError(f"{folder / 'config.json'}: unusable value ({errors.one_line(e)})") from None
   return cfg, SafetensorsTensors(folder), config

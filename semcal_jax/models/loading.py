@@ -14,14 +14,19 @@ from flax import nnx
 from jax.sharding import Mesh
 from tqdm import tqdm
 
+from semcal_jax.errors import InputError
 from semcal_jax.models import registry
 from semcal_jax.models import sharding as sharding_lib
 from semcal_jax.models import weights
-from semcal_jax.models.config import ModelConfig
+from semcal_jax.models.config import ConfigError, ModelConfig
 from semcal_jax.models.transformer import Transformer
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "fp32": jnp.float32,
           "bf16": jnp.bfloat16}
+
+
+class ModelFileError(InputError):
+  """A model spec names a file of a kind we cannot load (not .gguf)."""
 
 
 @dataclasses.dataclass
@@ -63,7 +68,7 @@ def _forward(graphdef, state, tokens):
 def _parse_dtype(dtype):
   if isinstance(dtype, str):
     if dtype not in DTYPES:
-      raise ValueError(f"dtype: {dtype!r} is not one of {sorted(DTYPES)}")
+      raise ConfigError(f"dtype: {dtype!r} is not one of {sorted(DTYPES)}")
     return DTYPES[dtype]
   return dtype
 
@@ -89,14 +94,18 @@ def load(spec: str | os.PathLike, dtype="float32", mesh: Mesh | None = None, *,
     progress: show a progress bar over tensors.
 
   Raises:
-    registry.ModelNotFoundError, FileNotFoundError, config.ConfigError,
-    weights.WeightsError with messages naming the file, key or tensor.
+    InputError subclasses, each with one line naming the file, key or tensor:
+    `registry.ModelNotFoundError` (no such model), `ModelFileError` (a file that
+    is not .gguf), `hf_loader.CheckpointError` and `gguf_metadata.GGUFError`
+    (unreadable files; their `...NotFoundError`s are FileNotFoundErrors too),
+    `config.ConfigError`, `weights.WeightsError`, `tokenizer.TokenizerError`.
   """
   dtype = _parse_dtype(dtype)
   path = registry.resolve(spec)
   if path.is_file():
     if path.suffix != ".gguf":
-      raise ValueError(f"model {spec!r}: {path} is a file but not a .gguf file")
+      raise ModelFileError(f"model {os.fspath(spec)!r}: {path} is a file but not a .gguf file; "
+                           "give a .gguf file or an HF folder (config.json + safetensors)")
     from semcal_jax.models import gguf_loader  # pylint: disable=g-import-not-at-top
     cfg, tensors, _ = gguf_loader.read(path)
     kind = "gguf"

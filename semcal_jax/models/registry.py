@@ -32,6 +32,7 @@ import tempfile
 from etils import epath
 
 from semcal_jax import storage
+from semcal_jax.errors import InputError, one_line
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GEMMA3_FILE = "gemma-3-270m-q4_k_m.gguf"
@@ -66,7 +67,7 @@ PAPER_CHECKPOINTS = {
 }
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(InputError, FileNotFoundError):
   """A model spec names nothing that exists here; the message says what to do."""
 
 
@@ -153,7 +154,7 @@ def _remote(text: str, fetch: bool) -> epath.Path | pathlib.Path:
     path = storage.as_path(text)
     found = path.exists()
   except (storage.StorageError, OSError) as e:
-    raise ModelNotFoundError(f"model {text!r}: {e}") from None
+    raise ModelNotFoundError(f"model {text!r}: {one_line(e)}") from None
   if not found:
     raise ModelNotFoundError(f"model {text!r}: no such file or folder")
   if fetch and path.suffix == ".gguf" and path.is_file():
@@ -189,7 +190,8 @@ def resolve(spec: str | os.PathLike, *, fetch: bool = True) -> epath.Path | path
     try:
       return storage.hub.snapshot(text, local_only=not fetch)
     except storage.StorageError as e:
-      raise ModelNotFoundError(f"model {text!r}: no such file or folder, and {e}") from None
+      raise ModelNotFoundError(f"model {text!r}: no such file or folder, and "
+                               f"{one_line(e)}") from None
   known = ", ".join(sorted(LOCAL_MODELS))
   raise ModelNotFoundError(f"model {text!r}: no such file or folder, nor a Hugging Face Hub "
                            f"id (named models: {known})")

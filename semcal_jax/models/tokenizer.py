@@ -33,7 +33,7 @@ from typing import Any
 
 import tokenizers
 
-from semcal_jax import storage
+from semcal_jax import errors, storage
 from semcal_jax.models import chat_template as chat_template_lib
 from semcal_jax.models import gguf_metadata
 from semcal_jax.models import gguf_tokenizer
@@ -48,6 +48,15 @@ END_OF_GENERATION_TOKENS = frozenset({
 # Named special tokens passed to chat templates, as in transformers.
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
                        "cls_token", "mask_token")
+
+
+class TokenizerError(errors.InputError):
+  """A tokenizer file (tokenizer.json, its configs, a GGUF's tokenizer) that cannot be
+  used; the message names the file."""
+
+
+class TokenizerNotFoundError(TokenizerError, FileNotFoundError):
+  """No tokenizer folder or no tokenizer.json in it (also a FileNotFoundError)."""
 
 
 class Tokenizer:
@@ -68,21 +77,22 @@ class Tokenizer:
     """
     unknown = sorted(set(special_tokens) - set(SPECIAL_TOKEN_NAMES))
     if unknown:
-      raise ValueError(f"{source}: unknown special token names {unknown}; known: "
+      raise TokenizerError(f"{source}: unknown special token names {unknown}; known: "
                        f"{', '.join(SPECIAL_TOKEN_NAMES)}")
     self._backend = backend
     self._source = source
     self._special = {k: v for k, v in special_tokens.items() if v is not None}
     for name in ("bos_token", "eos_token"):
       if name in self._special and backend.token_to_id(self._special[name]) is None:
-        raise ValueError(f"{source}: {name}={self._special[name]!r} is not in the vocabulary")
+        raise TokenizerError(f"{source}: {name}={self._special[name]!r} is not in the "
+                             "vocabulary")
     self._chat_template = chat_template
     self._vocab_size = backend.get_vocab_size(with_added_tokens=True)
     stops = [] if self.eos_id is None else [self.eos_id]
     for i in sorted(set(stop_ids)):
       if not 0 <= i < self._vocab_size:
-        raise ValueError(f"{source}: stop id {i} is outside the vocabulary of "
-                         f"{self._vocab_size} tokens")
+        raise TokenizerError(f"{source}: stop id {i} is outside the vocabulary of "
+                             f"{self._vocab_size} tokens")
       if i not in stops:
         stops.append(i)
     self._stop_ids = tuple(stops)
@@ -96,8 +106,8 @@ class Tokenizer:
     """The tokenizer described by a GGUF file's metadata (cached after the first build).
 
     Raises:
-      FileNotFoundError: `path` does not exist.
-      ValueError: not a GGUF file, no tokenizer in it, or an unknown
+      GGUFNotFoundError (a FileNotFoundError): `path` does not exist.
+      GGUFError (an InputError): not a GGUF file, no tokenizer in it, or an unknown
         `tokenizer.ggml.model` (the message names the file and value).
     """
     path = os.fspath(storage.local_file(path))  # remote files: a cached local copy
@@ -130,21 +140,26 @@ class Tokenizer:
     `generation_config.json` (`eos_token_id`: stop ids).
 
     Raises:
-      FileNotFoundError: no such folder, or no `tokenizer.json` in it.
-      ValueError: a JSON file does not parse or holds a value of the wrong type.
+      TokenizerNotFoundError (a FileNotFoundError): no such folder, or no
+        `tokenizer.json` in it.
+      TokenizerError (an InputError): a file does not parse or holds a value of the
+        wrong type (the message names it).
     """
     root = storage.as_path(folder)  # local or remote
     if not root.is_dir():
-      raise FileNotFoundError(f"tokenizer folder {root} does not exist or is not a folder")
+      raise TokenizerNotFoundError(f"tokenizer folder {root} does not exist or is not a folder")
     tokenizer_file = root / "tokenizer.json"
     if not tokenizer_file.is_file():
-      raise FileNotFoundError(
+      raise TokenizerNotFoundError(
           f"{tokenizer_file} not found: only folders with a tokenizer.json are supported "
           "(a SentencePiece tokenizer.model alone is not)")
     try:
-      backend = tokenizers.Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
+      backend = tokenizers.Tokenizer.from_str(_read_text(tokenizer_file))
+    except TokenizerError:
+      raise
     except Exception as e:  # tokenizers raises plain Exception
-      raise ValueError(f"{tokenizer_file} is not a valid tokenizer.json: {e}") from e
+      raise TokenizerError(f"{tokenizer_file} is not a valid tokenizer.json: "
+                           f"{errors.one_line(e)}") from None
     config = _read_json(root / "tokenizer_config.json")
     special: dict[str, str | None] = {}
     for name in SPECIAL_TOKEN_NAMES:
@@ -232,7 +247,7 @@ class Tokenizer:
     return None if token is None else self._backend.token_to_id(token)
 
   def id_to_token(self, token_id: int) -> str | None:
-    """The token's text as stored in the vocabulary (e.g. "Ġthe", "▁the"); None if out of range."""
+    """The token's text as stored in the vocabulary ("Ġthe", "▁the"); None if out of range."""
     return self._backend.id_to_token(int(token_id))
 
   def token_to_id(self, token: str) -> int | None:
@@ -296,11 +311,11 @@ class Tokenizer:
     `add_bos=False`. `kwargs` become template variables (e.g. `tools`).
 
     Raises:
-      ValueError: the model has no chat template (ChatTemplateError, a
-        ValueError, when the template fails).
+      TokenizerError: the model has no chat template; ChatTemplateError: the
+        template fails (both InputErrors).
     """
     if self._chat_template is None:
-      raise ValueError(f"{self._source} has no chat template")
+      raise TokenizerError(f"{self._source} has no chat template")
     return chat_template_lib.render(self._chat_template, messages,
                                     add_generation_prompt=add_generation_prompt,
                                     special_tokens=self._special, **kwargs)
@@ -313,16 +328,25 @@ class Tokenizer:
 # -------------------------------------------------------------------- HF folder helpers
 
 
+def _read_text(path: pathlib.Path) -> str:
+  """A UTF-8 text file (a leading byte-order mark dropped)."""
+  try:
+    return path.read_bytes().decode("utf-8-sig")
+  except UnicodeDecodeError as e:
+    raise TokenizerError(f"{path} is not valid UTF-8 (byte 0x{e.object[e.start]:02x} at "
+                         f"offset {e.start}); re-save it as UTF-8") from None
+
+
 def _read_json(path: pathlib.Path) -> dict[str, Any]:
   """The JSON object in `path`, or {} when the file does not exist."""
   if not path.is_file():
     return {}
   try:
-    value = json.loads(path.read_text(encoding="utf-8"))
-  except (json.JSONDecodeError, UnicodeDecodeError) as e:
-    raise ValueError(f"{path} is not valid JSON: {e}") from e
+    value = json.loads(_read_text(path))
+  except json.JSONDecodeError as e:
+    raise TokenizerError(f"{path} is not valid JSON: {e}") from None
   if not isinstance(value, dict):
-    raise ValueError(f"{path} must hold a JSON object, not {type(value).__name__}")
+    raise TokenizerError(f"{path} must hold a JSON object, not {type(value).__name__}")
   return value
 
 
@@ -332,7 +356,7 @@ def _token_text(value: Any, path: pathlib.Path, key: str) -> str | None:
     return value
   if isinstance(value, dict) and isinstance(value.get("content"), str):
     return value["content"]
-  raise ValueError(f"{path}: {key}={value!r} is neither a string nor {{'content': str}}")
+  raise TokenizerError(f"{path}: {key}={value!r} is neither a string nor {{'content': str}}")
 
 
 def _ids(value: Any, path: pathlib.Path) -> list[int]:
@@ -340,14 +364,14 @@ def _ids(value: Any, path: pathlib.Path) -> list[int]:
     return []
   values = value if isinstance(value, list) else [value]
   if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-    raise ValueError(f"{path}: eos_token_id={value!r} must be an int or a list of ints")
+    raise TokenizerError(f"{path}: eos_token_id={value!r} must be an int or a list of ints")
   return list(values)
 
 
 def _hf_chat_template(root: pathlib.Path, config: Mapping[str, Any]) -> str | None:
   jinja_file = root / "chat_template.jinja"
   if jinja_file.is_file():
-    return jinja_file.read_text(encoding="utf-8")
+    return _read_text(jinja_file)
   template = config.get("chat_template")
   if template is None or isinstance(template, str):
     return template
@@ -356,7 +380,7 @@ def _hf_chat_template(root: pathlib.Path, config: Mapping[str, Any]) -> str | No
     named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
     if "default" in named and isinstance(named["default"], str):
       return named["default"]
-    raise ValueError(f"{where}: chat_template lists templates {sorted(map(str, named))} but "
-                     "none named 'default'")
-  raise ValueError(f"{where}: chat_template must be a string or a list of "
-                   f"{{name, template}}, not {type(template).__name__}")
+    raise TokenizerError(f"{where}: chat_template lists templates {sorted(map(str, named))} "
+                         "but none named 'default'")
+  raise TokenizerError(f"{where}: chat_template must be a string or a list of "
+                       f"{{name, template}}, not {type(template).__name__}")

@@ -20,12 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from semcal_jax.errors import InputError
 from semcal_jax.models import sharding as sharding_lib
 from semcal_jax.models.config import ModelConfig
 from semcal_jax.models.transformer import Transformer, abstract_model
 
 
-class WeightsError(ValueError):
+class WeightsError(InputError):
   """Checkpoint tensors do not fit the model; the message names them."""
 
 
@@ -137,7 +138,12 @@ _set_layer_donated = jax.jit(_set_layer, donate_argnums=0)
 def fill_model(cfg: ModelConfig, get_tensor: Callable[[str], np.ndarray], available: Iterable[str],
                *, dtype=jnp.float32, mesh=None, fsdp: bool = False, source: str = "checkpoint",
                progress: Callable[[str], None] | None = None) -> Transformer:
-  """Builds a `Transformer` whose parameters come from `get_tensor(hf_name)`."""
+  """Builds a `Transformer` whose parameters come from `get_tensor(hf_name)`.
+
+  Raises:
+    WeightsError: a tensor is missing, unexpected or of the wrong shape (the
+      message names `source`, the checkpoint file or folder, and the tensor).
+  """
   check_names(cfg, available, source)
   model = abstract_model(cfg, dtype=dtype)
   leaves = _state_leaves(model)
@@ -153,14 +159,14 @@ def fill_model(cfg: ModelConfig, get_tensor: Callable[[str], np.ndarray], availa
       arr = jax.jit(lambda: jnp.zeros(shape, dtype), out_shardings=target)()
       for i in range(cfg.num_layers):
         name = entry.hf_name.format(i=i)
-        arr = _set_layer_donated(arr, _fetch(get_tensor, entry, name, shape[1:]), i)
+        arr = _set_layer_donated(arr, _fetch(get_tensor, entry, name, shape[1:], source), i)
         arr.block_until_ready()  # bounds host memory: this layer's copy is freed now
         if progress:
           progress(name)
     elif entry.transform in (_ID, _T) and hasattr(get_tensor, "row_chunks") and len(shape) == 2:
-      arr = _stream_matrix(get_tensor, entry, shape, dtype, target)
+      arr = _stream_matrix(get_tensor, entry, shape, dtype, target, source)
     else:
-      host = _fetch(get_tensor, entry, entry.hf_name, shape)
+      host = _fetch(get_tensor, entry, entry.hf_name, shape, source)
       arr = jax.device_put(host.astype(jnp.dtype(dtype)), target).block_until_ready()
       del host
       if progress:
@@ -179,14 +185,14 @@ def _set_rows(full, rows, start, axis):
 _set_rows_donated = jax.jit(_set_rows, donate_argnums=0, static_argnums=3)
 
 
-def _stream_matrix(tensors, entry: Entry, shape, dtype, target):
+def _stream_matrix(tensors, entry: Entry, shape, dtype, target, source: str):
   """Fills a 2-D parameter (embedding, LM head) block by block, so that neither the
   whole float32 tensor nor a second copy of it is ever on the host."""
   name = entry.hf_name
   src_shape = tuple(tensors.shape(name))
   want = shape if entry.transform is _ID else shape[::-1]
   if src_shape != tuple(want):
-    raise WeightsError(f"tensor {name}: shape {src_shape} does not match the config "
+    raise WeightsError(f"{source}: tensor {name}: shape {src_shape} does not match the config "
                        f"(expected {tuple(want)})")
   arr = jax.jit(lambda: jnp.zeros(shape, dtype), out_shardings=target)()
   axis = 0 if entry.transform is _ID else 1
@@ -197,13 +203,14 @@ def _stream_matrix(tensors, entry: Entry, shape, dtype, target):
   return arr
 
 
-def _fetch(get_tensor, entry: Entry, name: str, shape) -> np.ndarray:
+def _fetch(get_tensor, entry: Entry, name: str, shape, source: str) -> np.ndarray:
   raw = np.asarray(get_tensor(name))
   try:
     arr = entry.transform(raw)
   except ValueError as e:
-    raise WeightsError(f"tensor {name}: shape {raw.shape} cannot take our layout {shape}: {e}") from None
+    raise WeightsError(f"{source}: tensor {name}: shape {raw.shape} cannot take our layout "
+                       f"{shape}: {e}") from None
   if tuple(arr.shape) != tuple(shape):
-    raise WeightsError(f"tensor {name}: shape {raw.shape} does not match the config "
+    raise WeightsError(f"{source}: tensor {name}: shape {raw.shape} does not match the config "
                        f"(expected {tuple(shape)} after layout change, got {arr.shape})")
   return np.ascontiguousarray(arr)

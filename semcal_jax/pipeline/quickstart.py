@@ -26,9 +26,6 @@ from semcal_jax.models.loading import LoadedModel
 from semcal_jax.pipeline import synthetic_eval
 from semcal_jax import training as T
 
-COLUMNS = ("accuracy", "mean_confidence", "smece", "ece", "brier", "auroc", "overconfidence",
-           "tv_to_p_star")
-
 
 def _examples(tok, texts, prompt_split: str | None = None):
   """`qa.Example`s: the loss is on everything after BOS, or after `prompt_split`."""

@@ -1,4 +1,4 @@
-"""Rule 4, `judge`: an LLM extracts the short answer, then rule 1 keys it.
+"""The `judge` rule: an LLM extracts the short answer, which the `normalized` rule keys.
 
 The judge is any model `semcal_jax.models.load` can load, run through the
 project's sampler (greedy, batched, batch-invariant so the answer for a

@@ -1,4 +1,4 @@
-"""Rule 1, `normalized`: the answer span, SQuAD-normalised, is the class key.
+"""The `normalized` rule: the answer span, SQuAD-normalised, is the class key.
 
 Answer span by style:
 - concise: the first line (a sentence-like line, "The Kentucky Derby is held

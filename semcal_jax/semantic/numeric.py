@@ -1,4 +1,4 @@
-"""Rule 2, `numeric`: the answer's number, written canonically, is the class key.
+"""The `numeric` rule: the answer's number, written canonically, is the class key.
 
 For GSM8K, SVAMP and other word problems with numeric answers. Answer span:
 the text after the last answer marker ("The answer is", "Answer:", "####") or

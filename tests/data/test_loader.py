@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from semcal_jax import data
 from semcal_jax.data import loader
+from semcal_jax.errors import InputError
+
+_GSM8K = [{"question": f"Q{i}?", "answer": f"#### {i}"} for i in range(5)]
+
+
+def _gsm8k_bytes(rows=_GSM8K) -> bytes:
+  return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
 
 def test_subsample_is_seeded_sorted_and_nested():
@@ -53,3 +61,73 @@ def test_question_validates_and_exposes_answer():
     data.Question("id3", "Q", ())
   assert data.normalize_question("The  Capital, of France?") == data.normalize_question(
       "capital of france")
+
+
+def test_a_byte_order_mark_gives_the_same_questions(tmp_path):
+  loader.disable_progress_bars()
+  rows = _GSM8K + [{"question": "Combien coûte un café ?", "answer": "#### 2"}]
+  plain, marked = tmp_path / "plain" / "test.jsonl", tmp_path / "bom" / "test.jsonl"
+  for p, head in ((plain, b""), (marked, b"\xef\xbb\xbf")):
+    p.parent.mkdir()
+    p.write_bytes(head + _gsm8k_bytes(rows))
+  want = data.load_questions("gsm8k", path=plain, data_dir=tmp_path / "d")
+  assert len(want) == 6 and want[-1].question == "Combien coûte un café ?"
+  assert data.load_questions("gsm8k", path=marked, data_dir=tmp_path / "d") == want
+
+
+@pytest.mark.parametrize("body, line, what", [
+    (_gsm8k_bytes()[:-1] + b'\n{"question": "caf\xe9?", "answer": "#### 1"}\n', 6,
+     r"not valid UTF-8 \(byte 0xe9 at column 18\); re-save the file as UTF-8"),
+    (b'{"question": "Q?", "answer": "#### 1"}\n{"question": "Q2?"\n', 2, "invalid JSON"),
+    (b'{"question": "Q?"}\n', 1, r"missing field 'answer'"),
+    (b"", 1, "empty file"),
+])
+def test_a_bad_file_raises_its_data_format_error_through_tfds(tmp_path, body, line, what):
+  loader.disable_progress_bars()
+  src = tmp_path / "test.jsonl"
+  src.write_bytes(body)
+  with pytest.raises(data.DataFormatError) as e:
+    data.load_questions("gsm8k", path=src, data_dir=tmp_path / "d")
+  assert type(e.value) is data.DataFormatError and "\n" not in str(e.value)
+  assert re.fullmatch(rf"{re.escape(str(src))}:{line}: {what}.*", str(e.value))
+
+
+def test_a_data_format_error_that_tfds_wraps_is_raised_unwrapped(tmp_path, monkeypatch):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  src = tmp_path / "test.jsonl"
+  src.write_bytes(_gsm8k_bytes())
+  bad = data.DataFormatError(src, 3, "bad row")
+
+  def wrapping(self, **kwargs):  # as TFDS's writer re-raises an example it cannot encode
+    tfds.core.utils.reraise(bad, prefix="Failed to encode example:\n{...}\n")
+
+  monkeypatch.setattr(loader.BUILDERS["gsm8k"], "download_and_prepare", wrapping)
+  with pytest.raises(data.DataFormatError) as e:
+    data.load_questions("gsm8k", path=src, data_dir=tmp_path / "d")
+  assert e.value is bad and str(e.value) == f"{src}:3: bad row"
+
+
+def test_loader_errors_are_one_line_input_errors_of_their_old_types(tmp_path):
+  loader.disable_progress_bars()
+  src = tmp_path / "test.jsonl"
+  src.write_bytes(_gsm8k_bytes())
+  cases = [
+      (KeyError, lambda: data.load_questions("gsm8k", path=src, data_dir=tmp_path / "d",
+                                             split="train"),
+       f"{src}: gsm8k: no split 'train'; available: ['test']"),
+      (ValueError, lambda: data.load_questions("gsm8k", path=src, data_dir=tmp_path / "d",
+                                               n_questions=6),
+       f"{src}: n_questions=6 but split 'test' of gsm8k has only 5 questions"),
+      (FileNotFoundError, lambda: data.load_questions("gsm8k", path=tmp_path / "none"),
+       f"{tmp_path / 'none'}: no such file or folder (data set gsm8k)"),
+      (FileNotFoundError, lambda: data.content_hash("gsm8k", tmp_path / "d"),
+       f"{tmp_path / 'd'}: gsm8k: no files matching ['*.jsonl'] in this folder"),
+      (KeyError, lambda: data.content_hash("gsm9k", src), "unknown data set 'gsm9k'; known: "
+       f"{sorted(data.BUILDERS)}"),
+  ]
+  (tmp_path / "d").mkdir()
+  for old_type, call, message in cases:
+    with pytest.raises(old_type) as e:
+      call()
+    assert isinstance(e.value, data.DataFormatError) and isinstance(e.value, InputError)
+    assert str(e.value) == message

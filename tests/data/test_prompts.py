@@ -1,4 +1,4 @@
-"""Acceptance: one prompt per style x data set; the exemplars never include the question asked."""
+"""One prompt per style x data set; the exemplars never include the question asked."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Acceptance: every file in ../shared/data loads through its builder, counts match, no TF.
+"""Every file in ../shared/data loads through its builder, counts match, no TF.
 
 Preparing all of them takes a few seconds (measured: about 3 s on 2 cores),
 so these run in the default test run.

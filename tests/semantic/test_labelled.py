@@ -1,4 +1,4 @@
-"""Acceptance: rules 1-3 agree with the hand-labelled responses on >= 98%.
+"""The normalized, numeric and math rules agree with the hand-labelled responses on >= 98%.
 
 Run `python -m tests.semantic.test_labelled` for the per-rule table (both
 scores, both sets) and every disagreement.

@@ -21,7 +21,7 @@ def _grpo(advantage="grpo", updates=1, lr=1e-2, lora_cfg=None, beta=0.01, seed=0
 
 
 def test_grpo_raises_mean_reward():
-  """Acceptance 1: GRPO on a toy task with a verifiable reward (random policy ~0.25)."""
+  """GRPO learns a toy task with a verifiable reward (random policy ~0.25)."""
   tr, step = _grpo()
   rewards, gaps = [], []
   for s in range(24):
@@ -66,7 +66,7 @@ def _dpo_pairs():
 
 
 def test_dpo_raises_chosen_minus_rejected_margin():
-  """Acceptance 1: DPO increases the policy's chosen-minus-rejected log-prob margin."""
+  """DPO increases the policy's chosen-minus-rejected log-prob margin."""
   m = toy.model()
   tr = Trainer(m, objectives.DPO(beta=0.1), optim.make(optim.OptimConfig(learning_rate=1e-2)),
                lora=lora.LoraConfig(rank=4, alpha=8.0, targets=lora.ALL))

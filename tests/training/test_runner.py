@@ -93,7 +93,7 @@ def _worker(workdir, steps):
 
 @pytest.mark.slow
 def test_kill9_then_same_command_resumes_bit_identically(tmp_path):
-  """Acceptance 3: SIGKILL mid-run, rerun the same command: final parameters, optimizer
+  """SIGKILL mid-run, rerun the same command: final parameters, optimizer
   state and logged metrics equal those of an uninterrupted run."""
   # The runs share the test session's compilation cache (loading the same executables
   # cannot change results).

@@ -157,10 +157,6 @@ class Prompter:
         messages[0] = {"role": "user", "content": f"{instruction}\n\n{messages[0]['content']}"}
     return messages
 
-  def render_all(self, questions: Sequence[question_lib.Question]) -> list[Prompt]:
-    """`render` for each question."""
-    return [self.render(q) for q in questions]
-
 
 def render(q: question_lib.Question, config: ml_collections.ConfigDict | None = None, *,
            dataset: str | None = None, **kwargs) -> Prompt:

@@ -1,4 +1,4 @@
-"""Labelled responses for rule 1, `normalized` (TriviaQA, NQ-Open, SimpleQA)."""
+"""Labelled responses for the `normalized` rule (TriviaQA, NQ-Open, SimpleQA)."""
 
 from __future__ import annotations
 

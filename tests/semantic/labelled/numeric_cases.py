@@ -1,4 +1,4 @@
-"""Labelled responses for rule 2, `numeric` (GSM8K, SVAMP, OpenMathInstruct-2)."""
+"""Labelled responses for the `numeric` rule (GSM8K, SVAMP, OpenMathInstruct-2)."""
 
 from __future__ import annotations
 
