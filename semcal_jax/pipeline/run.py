@@ -145,7 +145,8 @@ def run_calibration(cfg, workdir: str, *, overwrite: bool = False, progress: boo
 def _sample_and_report(cfg, store, questions, share, host, hosts, progress, t_start):
   """Samples what is not stored yet, then (host 0) writes the report."""
   done = store.done_ids()
-  todo = [q for i, q in enumerate(questions) if i % share[1] == share[0] and q.id not in done]
+  todo = [questions[i] for i in sampling.host_share(len(questions), *share)
+          if questions[i].id not in done]
   logging.info("%d questions, %d stored, %d to sample on host %d", len(questions), len(done),
                len(todo), host)
   if todo:

@@ -47,7 +47,6 @@ from semcal_jax.errors import InputError
 from semcal_jax.pipeline import run_config
 
 _PART = re.compile(r"^part-(\d{3})-(\d{6})\.jsonl$")
-_TEMP = re.compile(r"^\..*\.tmp-[0-9a-f]{8}$")
 RECORD_KEYS = ("id", "question", "references", "prompt", "prompt_tokens", "texts",
                "finish_reasons", "token_ids", "logprobs")
 OUTPUTS = ("report.json", "per_question.csv", "reliability.png", "confidence_hist.png")
@@ -148,10 +147,7 @@ class Store:
     (their questions are then sampled again); returns the names of those parts.
     Only the process holding the workdir lock calls it."""
     for folder in (self.root, self.samples):
-      if folder.exists():
-        for f in folder.iterdir():
-          if _TEMP.match(f.name):
-            f.unlink()
+      storage.remove_temp_files(folder)
     bad = []
     for path in self.parts():
       problem = _read_part(path)[2]

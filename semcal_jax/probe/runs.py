@@ -68,6 +68,8 @@ def probe_runs(cfg, workdir: str, *, log=print) -> dict[str, Any]:
   workdir = storage.prepare_workdir(workdir)
   with storage.WorkdirLock(workdir) if multihost.is_main() else contextlib.nullcontext():
     storage.makedirs(storage.join(workdir, "probes"))
+    for folder in (workdir, storage.join(workdir, "probes")):
+      storage.remove_temp_files(folder)  # left by a killed writer
     pcfg = lora_probe.ProbeConfig.from_config(p.lora)
     rows = {run: _probe_one(run, p, pcfg, workdir, log) for run in runs}
     names = [f"{r['model']} / {r['dataset']} / {r['style']}" for r in rows.values()]

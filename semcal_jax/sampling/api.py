@@ -68,9 +68,12 @@ class SampleResult:
             for q in range(self.tokens.shape[0])]
 
 
-def host_share(n: int) -> list[int]:
-  """Indices of the questions this host samples (all of them on one host)."""
-  return list(range(jax.process_index(), n, jax.process_count()))
+def host_share(n: int, host: int | None = None, hosts: int | None = None) -> list[int]:
+  """Indices of the `n` questions host `host` of `hosts` samples: `i % hosts == host`
+  (defaults: this process of the job; all of them on one host)."""
+  host = jax.process_index() if host is None else host
+  hosts = jax.process_count() if hosts is None else hosts
+  return list(range(host, n, hosts))
 
 
 def stable_id(x) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,6 +37,24 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
   finally:
     if os.path.exists(tmp):
       os.unlink(tmp)
+
+
+TEMP_PATTERN = re.compile(r"^\..+\.tmp-[0-9a-f]{8}$")  # write_bytes_atomic's temporary names
+
+
+def remove_temp_files(folder: str | os.PathLike) -> list[str]:
+  """Deletes the temporary files a killed writer left in `folder` (not recursive);
+  returns their names. Call it only while holding the folder's lock (a live writer's
+  temporary file is not to be taken away)."""
+  root = as_path(folder)
+  if is_remote(root) or not root.is_dir():
+    return []  # object stores write whole objects: no temporary files
+  gone = []
+  for f in root.iterdir():
+    if TEMP_PATTERN.match(f.name) and f.is_file():
+      f.unlink()
+      gone.append(f.name)
+  return gone
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
@@ -158,4 +177,4 @@ def prepare_workdir(workdir: str | os.PathLike) -> str:
 
 
 __all__ = ["append_jsonl", "finite", "json_line", "jsonable", "prepare_workdir", "read_json",
-           "read_jsonl", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+           "read_jsonl", "remove_temp_files", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
