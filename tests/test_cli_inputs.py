@@ -60,8 +60,8 @@ def inputs(tmp_path_factory):
   good = write_trivia(root / "t.jsonl", 4)
   lines = good.read_text().splitlines()
   files = {"data": good, "root": root}
-  (root / "latin1.jsonl").write_bytes(("\n".join(lines[:2]) + "\n").encode()
-                                      + '{"context": "Caf\xe9?", "answer": "x"}\n'.encode("latin-1"))
+  latin1 = '{"context": "Caf\xe9?", "answer": "x"}\n'.encode("latin-1")  # line 3
+  (root / "latin1.jsonl").write_bytes(("\n".join(lines[:2]) + "\n").encode() + latin1)
   (root / "badjson.jsonl").write_text(lines[0] + "\n{\"context\": \"Q\", \"answer\": \n")
   (root / "noanswer.jsonl").write_text(lines[0] + "\n" + json.dumps({"context": "Q?"}) + "\n")
   (root / "empty.jsonl").write_text("")

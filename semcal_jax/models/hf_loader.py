@@ -34,7 +34,7 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
   """A file the checkpoint needs is missing (also a FileNotFoundError)."""
 
 
-def _read_json(path: epath.Path) -> dict[str, Any]:
+def read_json_object(path: epath.Path) -> dict[str, Any]:
   """The JSON object in `path` (UTF-8, a byte-order mark allowed)."""
   if not path.exists():
     raise CheckpointNotFoundError(f"{path}: missing (an HF folder needs config.json and "
@@ -79,7 +79,7 @@ class SafetensorsTensors:
     index = folder / "model.safetensors.index.json"
     single = folder / "model.safetensors"
     if index.exists():
-      weight_map = _read_json(index).get("weight_map")
+      weight_map = read_json_object(index).get("weight_map")
       if not isinstance(weight_map, dict) or not all(isinstance(v, str)
                                                      for v in weight_map.values()):
         raise CheckpointError(f"{index}: no 'weight_map' of tensor names to file names")
@@ -139,7 +139,7 @@ def read(folder: str | os.PathLike):
       support. Every message names the file.
   """
   folder = storage.as_path(folder)
-  config = _read_json(folder / "config.json")
+  config = read_json_object(folder / "config.json")
   try:
     cfg = ModelConfig.from_hf(config)
   except ConfigError as e:

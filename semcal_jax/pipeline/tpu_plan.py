@@ -24,7 +24,6 @@ Speeds are roofline *estimates* (`tpu_memory.decode_roofline`), not measurements
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 from semcal_jax.config_utils import ConfigError
@@ -63,7 +62,8 @@ def model_config(spec: str) -> tuple[str, ModelConfig]:
   config_json = path / "config.json"
   if not config_json.is_file():
     raise ConfigError(f"config key 'model.spec': {config_json} does not exist")
-  return base, ModelConfig.from_hf(json.loads(config_json.read_text()))
+  from semcal_jax.models import hf_loader  # pylint: disable=g-import-not-at-top
+  return base, ModelConfig.from_hf(hf_loader.read_json_object(config_json))
 
 
 @dataclasses.dataclass(frozen=True)

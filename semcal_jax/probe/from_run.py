@@ -26,7 +26,6 @@ import time
 from typing import Any
 
 import ml_collections
-import numpy as np
 
 from semcal_jax import storage
 from semcal_jax.data import prompts as prompts_lib

@@ -177,4 +177,5 @@ def prepare_workdir(workdir: str | os.PathLike) -> str:
 
 
 __all__ = ["append_jsonl", "finite", "json_line", "jsonable", "prepare_workdir", "read_json",
-           "read_jsonl", "remove_temp_files", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+           "read_jsonl", "remove_temp_files", "write_bytes_atomic", "write_json_atomic",
+           "write_text_atomic"]
