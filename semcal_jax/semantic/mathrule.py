@@ -1,4 +1,4 @@
-"""Rule 3, `math`: LaTeX answers grouped by mathematical equivalence (sympy).
+"""The `math` rule: LaTeX answers grouped by mathematical equivalence (sympy).
 
 `\\frac{1}{2}`, `0.5`, `\\dfrac12` and `\\frac{2}{4}` are one class; so are
 `2\\sqrt{2}` and `\\sqrt{8}`, `x^2+2x+1` and `(x+1)^2`, `(-2, 2)` and

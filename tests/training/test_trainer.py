@@ -109,7 +109,7 @@ def _gap(tr, ro):
 
 @pytest.mark.parametrize("use_lora", [False, True])
 def test_sampler_and_trainer_logprobs_agree(use_lora):
-  """Acceptance 2: the sampler's log-probs of its own tokens equal the trainer's (fp32)."""
+  """The sampler's log-probs of its own tokens equal the trainer's (fp32)."""
   m = toy.model(vocab=64, embed_scale=3.0)
   cfg = lora.LoraConfig(rank=4, alpha=8.0, targets=lora.ALL) if use_lora else None
   tr = Trainer(m, objectives.PolicyGradient(beta=0.0), optim.make(optim.OptimConfig(

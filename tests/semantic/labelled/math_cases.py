@@ -1,4 +1,4 @@
-"""Labelled responses for rule 3, `math` (MATH)."""
+"""Labelled responses for the `math` rule (MATH)."""
 
 from __future__ import annotations
 
