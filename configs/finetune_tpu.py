@@ -17,11 +17,8 @@ width / vocabulary over 'model', the hidden dim over 'data' (FSDP); batches
 over 'data'. Computation in bfloat16 with float32 master weights.
 """
 
-import os
-
 from semcal_jax import config_utils
-
-_LOCAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "finetune.py")
+from semcal_jax.training import run_config
 
 MODELS = {"qwen2.5-7b": "Qwen2.5-7B", "llama-3.1-8b": "Llama-3.1-8B"}
 
@@ -32,18 +29,24 @@ def get_config(arg=None):
   if a.model not in MODELS:
     raise config_utils.ConfigError(f"config argument 'model': expected one of {sorted(MODELS)}, "
                                    f"got {a.model!r}")
-  c = config_utils.load(f"{_LOCAL}:objective={a.objective},lora_rank={a.lora_rank},"
-                        f"steps={a.steps},eval_every={a.eval_every},n_eval={a.n_eval},"
-                        f"eval_samples=20,seed={a.seed}", lock=False)
+  c = run_config.default_config()  # every field: semcal_jax/training/run_config.py
+  c.objective = a.objective
+  c.seed = c.data.seed = a.seed
   c.distributed = True
   c.model.spec = ""  # required: --config.model.spec=/path/to/{MODELS[a.model]}
   c.model.dtype = "float32" if not a.lora_rank else "bfloat16"  # frozen base may be bf16
   c.model.fsdp = True
   c.mesh.model = a.model_parallel
   c.data.path = ""  # required: --config.data.path=/path/to/gsm8k
+  c.data.n_eval = a.n_eval
+  c.prompts.style = "cot" if a.objective == "cot_sft" else "concise"
   c.prompts.k_shot = 5
   c.prompts.styles.concise.max_new_tokens = 32
   c.prompts.styles.cot.max_new_tokens = 512
+  c.lora.rank = a.lora_rank
+  c.lora.alpha = 2.0 * max(a.lora_rank, 1)
+  c.train.num_steps = a.steps
+  c.train.eval_every = a.eval_every
   c.train.compute_dtype = "bfloat16"
   c.train.grad_accum = 4
   c.train.save_every = 25
@@ -60,5 +63,6 @@ def get_config(arg=None):
   c.dpo.n_questions = 2048
   c.dpo.samples_per_question = 16
   c.dpo.batch_size = 64
+  c.eval.num_samples = 20
   c.eval.max_rows = 2048
   return c

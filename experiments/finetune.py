@@ -7,8 +7,14 @@ track its B-calibration while it trains.
 The workdir gets `checkpoints/` (orbax: resume by running the same command
 again), `metrics.jsonl`, `tb/` (TensorBoard), `evals/step_*.json`,
 `calibration_vs_step.png`, `report.json` (before vs after, the pipeline's
-format) and `reliability_before_after.png`. See configs/finetune.py for every
-field.
+format) and `reliability_before_after.png`. See semcal_jax/training/run_config.py
+for every field.
+
+The config is validated, and the model, data and prompts loaded, before anything
+is written. The workdir records the config's fingerprint and refuses to resume
+under another one (listing the differing keys); `--overwrite` deletes its training
+state and starts again (semcal_jax/training/workdir.py). One process writes a
+workdir at a time (its lock file names the holder).
 """
 
 from __future__ import annotations
@@ -24,13 +30,10 @@ from semcal_jax import multihost
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder (resumes if it has checkpoints).")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Delete the workdir's training state first "
+                               "(needed to reuse a workdir under another config).")
 
-OBJECTIVES = ("sft", "cot_sft", "grpo", "dpo")
 multihost.define_flags()
-
-
-def _fail(msg: str):
-  raise SystemExit(f"error: {msg}")
 
 
 def build_mesh(cfg):
@@ -41,7 +44,8 @@ def build_mesh(cfg):
   model = int(cfg.mesh.model)
   data = int(cfg.mesh.data) or len(devices) // model
   if data * model > len(devices) or data < 1 or model < 1:
-    _fail(f"mesh: data={data} x model={model} needs more than the {len(devices)} devices")
+    raise config_utils.ConfigError(f"config key 'mesh': data={data} x model={model} needs more "
+                                   f"than the {len(devices)} devices")
   if data * model == 1:
     return None
   return make_mesh(data=data, model=model, devices=devices[:data * model])
@@ -52,15 +56,12 @@ def load_model(cfg, mesh):
   `model.random` with the tokenizer of `model.spec` (smoke tests)."""
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from semcal_jax import models  # pylint: disable=g-import-not-at-top
-  if not cfg.model.spec:
-    _fail("model.spec is empty: give a named model (gemma-3-270m, smollm2-135m-instruct), an HF "
-          "folder or a .gguf file (--config.model.spec=...)")
   r = cfg.model.random
   if not r.enabled:
     try:
       return models.load(cfg.model.spec, dtype=cfg.model.dtype, mesh=mesh, fsdp=cfg.model.fsdp)
-    except (models.ModelNotFoundError, FileNotFoundError) as e:
-      _fail(f"model.spec={cfg.model.spec!r}: {e}")
+    except FileNotFoundError as e:  # ModelNotFoundError (an InputError) included
+      raise config_utils.ConfigError(f"config key 'model.spec': {cfg.model.spec!r}: {e}") from e
   from semcal_jax.models.loading import LoadedModel  # pylint: disable=g-import-not-at-top
   from semcal_jax.models.tokenizer import Tokenizer  # pylint: disable=g-import-not-at-top
   tok = Tokenizer.from_spec(cfg.model.spec)
@@ -85,18 +86,13 @@ def make_prompter(cfg, loaded, style, pool=None):
   try:
     return prompts.Prompter(pc, dataset=cfg.data.dataset, pool=pool, apply_chat_template=chat)
   except ValueError as e:
-    _fail(str(e))
+    raise config_utils.ConfigError(f"config key {e}") from e
 
 
 def load_data(cfg):
   """`(train, eval)` question lists."""
-  from semcal_jax import data, storage  # pylint: disable=g-import-not-at-top
+  from semcal_jax import data, errors, storage  # pylint: disable=g-import-not-at-top
   d = cfg.data
-  if not d.path:
-    _fail("data.path is empty: give the folder with the data set's files "
-          "(--config.data.path=...); nothing is downloaded at run time")
-  if not storage.exists(d.path):
-    _fail(f"data.path={d.path!r} does not exist")
   kw = dict(path=str(storage.local_tree(d.path)), data_dir=d.data_dir or None)
   data.loader.disable_progress_bars()
   try:
@@ -104,8 +100,14 @@ def load_data(cfg):
                                 seed=d.seed, **kw)
     evals = data.load_questions(d.dataset, split=d.eval_split, n_questions=d.n_eval or None,
                                 seed=d.seed, **kw)
+  except errors.InputError:
+    raise
   except (KeyError, ValueError, FileNotFoundError) as e:
-    _fail(f"data ({d.dataset}, {d.path}): {e}")
+    raise config_utils.ConfigError(f"config key 'data' ({d.dataset}, {d.path}): "
+                                   f"{str(e).strip(chr(39))}") from e
+  if not train or not evals:
+    raise config_utils.ConfigError(f"config key 'data' ({d.dataset}, {d.path}): no "
+                                   f"{'train' if not train else 'eval'} questions")
   return train, evals
 
 
@@ -175,49 +177,12 @@ def _dpo_pairs(cfg, loaded, prompter, train, workdir):
   return pairs, stats
 
 
-def run(cfg, workdir: str) -> dict:
-  """Everything `main` does, callable from Python (tests, notebooks)."""
-  from semcal_jax import semantic, storage  # pylint: disable=g-import-not-at-top
+def build_steps(cfg, trainer, loaded, train, prompter, style):
+  """`(step_fn, meta)` of an SFT or GRPO run (DPO: `_dpo_steps`, after the workdir is claimed)."""
+  from semcal_jax import semantic  # pylint: disable=g-import-not-at-top
   from semcal_jax.data import prompts  # pylint: disable=g-import-not-at-top
-  from semcal_jax.training import (Trainer, batches, lora, optim, qa, recipes,  # pylint: disable=g-import-not-at-top
-                                   report, runner)
-  if cfg.objective not in OBJECTIVES:
-    _fail(f"objective: expected one of {OBJECTIVES}, got {cfg.objective!r}")
-  if cfg.distributed:
-    multihost.initialize(distributed=True)
-  workdir = storage.prepare_workdir(workdir)
-  t_start = time.perf_counter()
-  mesh = build_mesh(cfg)
-  loaded = load_model(cfg, mesh)
-  train, eval_qs = load_data(cfg)
-  print(f"model {loaded.name} ({loaded.config.num_params() / 1e6:.1f}M params), "
-        f"{len(train)} train / {len(eval_qs)} eval questions, objective {cfg.objective}, "
-        f"{'LoRA rank ' + str(cfg.lora.rank) if cfg.lora.rank else 'full fine-tuning'}",
-        flush=True)
-  try:
-    lora_cfg = lora.from_config(cfg.lora.to_dict())
-    ocfg = optim.from_config(cfg.optim.to_dict(), total_steps=cfg.train.num_steps)
-    objective = build_objective(cfg)
-    run_cfg = runner.RunConfig(
-        num_steps=cfg.train.num_steps, eval_every=cfg.train.eval_every,
-        save_every=cfg.train.save_every, keep=cfg.train.keep, keep_best=cfg.train.keep_best,
-        best_metric=cfg.train.best_metric, best_mode=cfg.train.best_mode,
-        async_checkpoints=cfg.train.async_checkpoints, tensorboard=cfg.train.tensorboard,
-        progress=cfg.train.progress)
-  except ValueError as e:
-    _fail(str(e))
-  trainer = Trainer(loaded.model, objective, optim.make(ocfg), lora=lora_cfg, mesh=mesh,
-                    compute_dtype=cfg.train.compute_dtype, grad_accum=cfg.train.grad_accum,
-                    temperature=cfg.rl.temperature if cfg.objective == "grpo" else 1.0,
-                    logit_chunk=cfg.train.logit_chunk or None, seed=cfg.seed)
-  tracker = build_tracker(cfg, loaded, eval_qs)
-  tok = loaded.tokenizer
-  pad = qa.pad_id(tok)
-  style = "cot" if cfg.objective == "cot_sft" else cfg.prompts.style
-  prompter = make_prompter(cfg, loaded, style)
-  meta = {"objective": cfg.objective, "model": loaded.name, "dataset": cfg.data.dataset,
-          "style": style, "lora": cfg.lora.to_dict() if lora_cfg else None,
-          "trainable_params": trainer.num_trainable()}
+  from semcal_jax.training import batches, qa, recipes  # pylint: disable=g-import-not-at-top
+  tok, pad, meta = loaded.tokenizer, qa.pad_id(loaded.tokenizer), {}
   if cfg.objective in ("sft", "cot_sft"):
     s = cfg.sft
     examples = qa.sft_examples(tok, prompter, train, append_eos=s.append_eos,
@@ -226,41 +191,89 @@ def run(cfg, workdir: str) -> dict:
                                max_target_tokens=s.max_target_tokens or None)
     print(f"sft: {len(examples)} examples ({len(train) - len(examples)} over the length limits)")
     meta["train_examples"] = len(examples)
-    step_fn = recipes.sft_steps(trainer, examples, batch_size=s.batch_size, seed=cfg.seed,
-                                pad_id=pad, prompt_len=s.max_prompt_tokens or None,
-                                target_len=s.max_target_tokens or None)
-  elif cfg.objective == "grpo":
-    r = cfg.rl
-    fn = semantic.get(cfg.semantic.fn)
-    budget = prompts.stop_and_budget(prompter.config)
-    prompt_ids = qa.prompt_ids(tok, prompter, train)
+    return recipes.sft_steps(trainer, examples, batch_size=s.batch_size, seed=cfg.seed,
+                             pad_id=pad, prompt_len=s.max_prompt_tokens or None,
+                             target_len=s.max_target_tokens or None), meta
+  r = cfg.rl
+  fn = semantic.get(cfg.semantic.fn)
+  budget = prompts.stop_and_budget(prompter.config)
+  prompt_ids = qa.prompt_ids(tok, prompter, train)
 
-    def reward_fn(ro, idx):
-      rewards, _ = qa.correctness(fn, ro.texts, [train[i] for i in idx], style)
-      return rewards
+  def reward_fn(ro, idx):
+    rewards, _ = qa.correctness(fn, ro.texts, [train[i] for i in idx], style)
+    return rewards
 
-    max_new = r.max_new_tokens or budget["max_new_tokens"]
-    step_fn = recipes.rl_steps(
-        trainer, loaded, prompt_ids, reward_fn, questions_per_step=r.questions_per_step,
-        group_size=r.group_size, max_new_tokens=max_new,
-        prompt_len=batches.bucket(max(len(p) for p in prompt_ids)),
-        continuation_len=batches.bucket(max_new),
-        temperature=r.temperature, stop=budget["stop"], seed=cfg.seed, advantage=r.advantage,
-        std_normalize=r.std_normalize, updates_per_rollout=r.updates_per_rollout, pad_id=pad,
-        question_ids=[q.id for q in train], max_rows=cfg.eval.max_rows,
-        skip_without_signal=r.skip_without_signal)
-  else:
-    pairs, stats = _dpo_pairs(cfg, loaded, prompter, train, workdir)
-    print(f"dpo: {stats['pairs']} pairs from {stats['questions']} questions x "
-          f"{stats['samples_per_question']} samples (sample accuracy "
-          f"{stats['sample_accuracy']:.3f})", flush=True)
-    meta["dpo_pairs"] = stats
-    step_fn = recipes.dpo_steps(trainer, pairs, batch_size=cfg.dpo.batch_size, seed=cfg.seed,
-                                pad_id=pad)
-  if multihost.is_main():
-    storage.write_json_atomic(storage.join(workdir, "config.json"), config_utils.to_dict(cfg))
-  summary = runner.fit(trainer, step_fn, workdir, run_cfg, tracker=tracker, loaded=loaded,
-                       meta=meta)
+  max_new = r.max_new_tokens or budget["max_new_tokens"]
+  return recipes.rl_steps(
+      trainer, loaded, prompt_ids, reward_fn, questions_per_step=r.questions_per_step,
+      group_size=r.group_size, max_new_tokens=max_new,
+      prompt_len=batches.bucket(max(len(p) for p in prompt_ids)),
+      continuation_len=batches.bucket(max_new),
+      temperature=r.temperature, stop=budget["stop"], seed=cfg.seed, advantage=r.advantage,
+      std_normalize=r.std_normalize, updates_per_rollout=r.updates_per_rollout, pad_id=pad,
+      question_ids=[q.id for q in train], max_rows=cfg.eval.max_rows,
+      skip_without_signal=r.skip_without_signal), meta
+
+
+def _dpo_steps(cfg, trainer, loaded, train, prompter, workdir):
+  from semcal_jax.training import qa, recipes  # pylint: disable=g-import-not-at-top
+  pairs, stats = _dpo_pairs(cfg, loaded, prompter, train, workdir)
+  print(f"dpo: {stats['pairs']} pairs from {stats['questions']} questions x "
+        f"{stats['samples_per_question']} samples (sample accuracy "
+        f"{stats['sample_accuracy']:.3f})", flush=True)
+  return recipes.dpo_steps(trainer, pairs, batch_size=cfg.dpo.batch_size, seed=cfg.seed,
+                           pad_id=qa.pad_id(loaded.tokenizer)), {"dpo_pairs": stats}
+
+
+def build(cfg):
+  """Everything that reads inputs (model, data, prompts), before the workdir is written:
+  `(loaded, trainer, tracker, train questions, prompter, style)`."""
+  from semcal_jax.training import Trainer, lora, optim  # pylint: disable=g-import-not-at-top
+  mesh = build_mesh(cfg)
+  loaded = load_model(cfg, mesh)
+  train, eval_qs = load_data(cfg)
+  print(f"model {loaded.name} ({loaded.config.num_params() / 1e6:.1f}M params), "
+        f"{len(train)} train / {len(eval_qs)} eval questions, objective {cfg.objective}, "
+        f"{'LoRA rank ' + str(cfg.lora.rank) if cfg.lora.rank else 'full fine-tuning'}",
+        flush=True)
+  ocfg = optim.from_config(cfg.optim.to_dict(), total_steps=cfg.train.num_steps)
+  trainer = Trainer(loaded.model, build_objective(cfg), optim.make(ocfg),
+                    lora=lora.from_config(cfg.lora.to_dict()), mesh=mesh,
+                    compute_dtype=cfg.train.compute_dtype, grad_accum=cfg.train.grad_accum,
+                    temperature=cfg.rl.temperature if cfg.objective == "grpo" else 1.0,
+                    logit_chunk=cfg.train.logit_chunk or None, seed=cfg.seed)
+  tracker = build_tracker(cfg, loaded, eval_qs)
+  style = "cot" if cfg.objective == "cot_sft" else cfg.prompts.style
+  return loaded, trainer, tracker, train, make_prompter(cfg, loaded, style), style
+
+
+def run(cfg, workdir: str, *, overwrite: bool = False) -> dict:
+  """Everything `main` does, callable from Python (tests, notebooks)."""
+  import contextlib  # pylint: disable=g-import-not-at-top
+  from semcal_jax import storage  # pylint: disable=g-import-not-at-top
+  from semcal_jax.training import report, run_config, runner  # pylint: disable=g-import-not-at-top
+  from semcal_jax.training import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  run_config.validate(cfg)
+  if cfg.distributed:
+    multihost.initialize(distributed=True)
+  workdir = storage.prepare_workdir(workdir)
+  main = multihost.is_main()
+  t_start = time.perf_counter()
+  with storage.WorkdirLock(workdir) if main else contextlib.nullcontext():
+    fp = run_config.fingerprint(cfg)
+    if not overwrite:
+      workdir_lib.check(workdir, fp)  # a refused workdir fails before the model loads
+    loaded, trainer, tracker, train, prompter, style = build(cfg)
+    workdir_lib.claim(workdir, cfg, overwrite=overwrite, write=main, fingerprint=fp)
+    if cfg.objective == "dpo":
+      step_fn, meta = _dpo_steps(cfg, trainer, loaded, train, prompter, workdir)
+    else:
+      step_fn, meta = build_steps(cfg, trainer, loaded, train, prompter, style)
+    meta = {"objective": cfg.objective, "model": loaded.name, "dataset": cfg.data.dataset,
+            "style": style, "lora": cfg.lora.to_dict() if cfg.lora.rank else None,
+            "trainable_params": trainer.num_trainable(), **meta}
+    summary = runner.fit(trainer, step_fn, workdir, run_config.run_config(cfg), tracker=tracker,
+                         loaded=loaded, meta=meta)
   summary["wall_seconds"] = time.perf_counter() - t_start
   if summary["report"] is not None:
     print(report.table(summary["report"]))
@@ -271,15 +284,12 @@ def run(cfg, workdir: str) -> dict:
 
 def main(argv):
   if len(argv) > 1:
-    _fail(f"unexpected arguments {argv[1:]}")
+    raise config_utils.ConfigError(f"unexpected arguments {argv[1:]}")
   logging.set_verbosity(logging.WARNING)
   if not _WORKDIR.value:
-    _fail("--workdir is required")
-  try:
-    multihost.initialize_from_flags()
-  except multihost.MultihostError as e:
-    _fail(str(e))
-  run(_CONFIG.value, _WORKDIR.value)
+    raise config_utils.ConfigError("--workdir is required")
+  multihost.initialize_from_flags()  # MultihostError is a ConfigError
+  run(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value)
 
 
 if __name__ == "__main__":

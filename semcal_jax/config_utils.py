@@ -252,4 +252,18 @@ def to_dict(cfg: ml_collections.ConfigDict) -> dict:
   return cfg.to_dict() if isinstance(cfg, ml_collections.ConfigDict) else dict(cfg)
 
 
+def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+  """`"a.b: old -> new"` for every dotted key whose value differs between two
+  nested dicts (config fingerprints)."""
+  out = []
+  for key in sorted(set(old) | set(new)):
+    a, b = old.get(key), new.get(key)
+    name = f"{prefix}{key}"
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += differences(a, b, name + ".")
+    elif a != b:
+      out.append(f"{name}: {a!r} -> {b!r}")
+  return out
+
+
 placeholder = config_dict.placeholder

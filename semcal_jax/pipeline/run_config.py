@@ -22,6 +22,7 @@ import pathlib
 
 import ml_collections
 
+from semcal_jax import config_utils
 from semcal_jax.config_utils import ConfigError
 from semcal_jax.data import prompts as prompts_lib
 
@@ -211,14 +212,4 @@ def digest(fp: dict) -> str:
   return hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
-  """Dotted keys whose values differ between two fingerprints."""
-  out = []
-  for key in sorted(set(old) | set(new)):
-    a, b = old.get(key), new.get(key)
-    name = f"{prefix}{key}"
-    if isinstance(a, dict) and isinstance(b, dict):
-      out += differences(a, b, name + ".")
-    elif a != b:
-      out.append(f"{name}: {a!r} -> {b!r}")
-  return out
+differences = config_utils.differences  # dotted keys whose values differ

@@ -25,12 +25,14 @@ Modules (one idea each):
 - `tracking`: calibration evaluations, metrics.jsonl, TensorBoard, curves.
 - `report`: the before/after `report.json`.
 - `runner`: resume, step, evaluate, checkpoint, report.
+- `run_config`: a fine-tuning run's config: defaults, validation, fingerprint.
+- `workdir`: a workdir claimed by one config (resume only under the same fingerprint).
 """
 
 from semcal_jax.training import (batches, checkpoint, logprobs, lora, objectives, optim, qa,
-                                 recipes, report, rl, runner, tracking)
+                                 recipes, report, rl, run_config, runner, tracking, workdir)
 from semcal_jax.training.trainer import TrainState, Trainer, shard_model, split_params
 
 __all__ = ["TrainState", "Trainer", "batches", "checkpoint", "logprobs", "lora", "objectives",
-           "optim", "qa", "recipes", "report", "rl", "runner", "shard_model", "split_params",
-           "tracking"]
+           "optim", "qa", "recipes", "report", "rl", "run_config", "runner", "shard_model",
+           "split_params", "tracking", "workdir"]
