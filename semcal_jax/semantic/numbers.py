@@ -7,6 +7,9 @@ sign), currency and percent signs around the number, scale words ("1.5
 million"), and number words ("eighteen", "twenty-five", "one hundred and
 five", "half a cup", "two thirds", "a dozen").
 
+Numbers written with more than `MAX_DIGITS` characters are not read (no answer
+needs them, and Python refuses to convert ints of over 4300 digits).
+
 Writes (`format_number`): integers as "18"; terminating decimals as "1234.5";
 other rationals as "1/3". So "$18.00", "18.0" and "eighteen" are "18", and
 "1/2", "0.50", "½" are "0.5".
@@ -33,6 +36,7 @@ _NUMBER = re.compile(
     rf"|(?P<vonly>[{_V}]))"
     r"(?P<scale>\s*(?:thousand|million|billion|trillion)\b)?"
     r"(?P<andhalf>\s+and\s+(?:a|one)\s+half\b)?")
+MAX_DIGITS = 1000
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -82,7 +86,8 @@ def find_digits(text: str, scale: bool = True) -> list[Number]:
     text: any text.
     scale: multiply by a following "thousand" / "million" / ... word.
   """
-  return [Number(_digits(m, scale), m.start(), m.end()) for m in _NUMBER.finditer(text)]
+  return [Number(_digits(m, scale), m.start(), m.end()) for m in _NUMBER.finditer(text)
+          if m.end() - m.start() <= MAX_DIGITS]
 
 
 def find_words(text: str) -> list[Number]:

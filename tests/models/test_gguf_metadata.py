@@ -1,7 +1,6 @@
 """`gguf_metadata.read_metadata` against `gguf.GGUFReader`, on written and real files."""
 
 import pathlib
-import time
 
 import gguf
 import pytest
@@ -100,20 +99,18 @@ def test_truncated_file_names_the_key(tmp_path):
     read_metadata(path)
 
 
-def test_real_file_is_fast_and_typed():
+def test_real_file_is_typed():
+  """(Its speed against gguf.GGUFReader: experiments/bench_parsing.py.)"""
   try:
     path = registry.resolve("smollm2-135m-instruct")
   except registry.ModelNotFoundError as e:
     require(False, str(e))
-  start = time.perf_counter()
   meta = read_metadata(path)
-  seconds = time.perf_counter() - start
   assert meta["general.architecture"] == "llama"
   assert meta["tokenizer.ggml.model"] == "gpt2"
   assert len(meta["tokenizer.ggml.tokens"]) == 49152
   assert len(meta["tokenizer.ggml.merges"]) == 48900
   assert meta["llama.block_count"] == 30
-  assert seconds < 5, f"read_metadata took {seconds:.2f}s"  # ~0.05s; GGUFReader ~2.5s
 
 
 @pytest.mark.slow

@@ -122,7 +122,7 @@ def test_sampler_and_trainer_logprobs_agree(use_lora):
   ro = rl.rollout(tr.policy_loaded(toy.loaded(m)), prompts, group_size=6, max_new_tokens=20,
                   stop_token_ids=(toy.EOS,), seed=7)
   lengths = [len(c) for row in ro.completions for c in row]
-  assert min(lengths) < 20 or max(lengths) == 20  # stop tokens and full-length rows
+  assert min(lengths) < 20 and max(lengths) == 20, lengths  # stopped and full-length rows
   assert _gap(tr, ro) <= 1e-4
 
 
