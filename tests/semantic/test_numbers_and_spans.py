@@ -102,3 +102,9 @@ def test_squad_normalisation():
   assert text_norm.normalize("Self-raising flour") == "self raising flour"
   assert text_norm.contains(["a", "b", "c"], ["b", "c"]) == 1
   assert text_norm.contains(["a", "b"], ["c"]) == -1
+
+
+def test_numbers_beyond_max_digits_are_not_read():
+  long = "7" * (numbers.MAX_DIGITS + 1)
+  assert [n.value for n in numbers.find_digits(f"It is {long}, or 12.")] == [12]
+  assert numbers.find_digits("7" * numbers.MAX_DIGITS)[0].value == int("7" * numbers.MAX_DIGITS)
