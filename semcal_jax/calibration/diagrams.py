@@ -1,11 +1,22 @@
 """Reliability diagrams (PNG via matplotlib).
 
-The smoothed diagram is relplot's: the kernel regression `E[y | f]` with the
-same reflected Gaussian kernel and the same sigma* as smECE, a bootstrap band
-around it, the density of confidences underneath, the diagonal, and smECE in
-the legend. Several runs can share one axes. `binned_diagram` is the classic
-bar version. All numerics come from this package (jit-compiled); matplotlib
-only draws.
+The smoothed diagram follows relplot's: the kernel regression `E[y | f]` with
+the same reflected Gaussian kernel and the same sigma* as smECE, a bootstrap
+band around it, the diagonal, and smECE in the legend. How it is drawn:
+
+- the curve's width and opacity follow the local density of confidences
+  (relative to its maximum), and where that density is below `MIN_DENSITY`
+  nothing is drawn: a region without data shows no curve and no band;
+- the band is the run's colour, faded by the same density;
+- the atoms at 0 and 1 (the share of confidences within `ATOM_EPS` of an end,
+  e.g. unanimous samples at f = 1) are drawn as points sized by their share,
+  at their own accuracy, with its Wilson 95 % interval;
+- the density of confidences is drawn in its own strip below the diagram, in
+  grey for one run, in each run's colour for several.
+
+Several runs share one axes (base vs instruct). `binned_diagram` is the
+classic bar version. All numerics come from this package (jit-compiled);
+matplotlib only draws.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import jax.numpy as jnp
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.collections  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -30,6 +42,40 @@ from semcal_jax.calibration import smooth_ece as smece_lib  # noqa: E402
 from semcal_jax.calibration import validation  # noqa: E402
 
 MESH_POINTS = 200  # relplot.config.plot_mesh_pts
+MIN_DENSITY = 0.02  # curve and band are drawn where density / max density reaches this
+ATOM_EPS = 0.005  # confidences this close to 0 or 1 form the end atoms
+MIN_ATOM_SHARE = 0.01  # atoms with a smaller share of the data are not marked
+
+
+@dataclasses.dataclass
+class Atom:
+  """The points at one end of [0, 1]: where, what share of the data, their accuracy
+  and its Wilson 95 % interval."""
+  x: float
+  share: float
+  accuracy: float
+  low: float
+  high: float
+
+
+def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float, float]:
+  """Wilson score interval of a binomial proportion (`n` > 0)."""
+  p = successes / n
+  centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+  half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+  return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def end_atoms(f, y) -> list[Atom]:
+  """The atoms at 0 and 1 holding at least `MIN_ATOM_SHARE` of the points."""
+  f, y = np.asarray(f, np.float64), np.asarray(y, np.float64)
+  out = []
+  for x0, near in ((0.0, f <= ATOM_EPS), (1.0, f >= 1 - ATOM_EPS)):
+    k = int(near.sum())
+    if k and k / len(f) >= MIN_ATOM_SHARE:
+      hits = float(y[near].sum())
+      out.append(Atom(x0, k / len(f), hits / k, *wilson_interval(hits, k)))
+  return out
 
 
 @dataclasses.dataclass
@@ -43,6 +89,11 @@ class SmoothedCurve:
   smece: float
   sigma: float
   smece_ci: tuple[float, float] | None
+  atoms: list = dataclasses.field(default_factory=list)  # [Atom] at 0 and 1
+
+  def visible(self) -> np.ndarray:
+    """`[P]` bool: where the curve and band are drawn (density >= MIN_DENSITY of max)."""
+    return self.density >= MIN_DENSITY * max(float(np.max(self.density)), 1e-12)
 
 
 _SMECE_VALUE = {flag: (lambda a, b, c, flag=flag: smece_lib.smece_impl(a, b, c, flag).value)
@@ -74,7 +125,7 @@ def smoothed_curve(f, y, *, n_bootstrap: int = 200, seed: int = 0, confidence: f
                                  n_resamples=n_bootstrap, seed=seed, confidence=confidence)
     ci = (float(iv.low), float(iv.high))
   return SmoothedCurve(np.asarray(mesh), np.asarray(mu), np.asarray(density), lower, upper,
-                       float(s.value), sigma, ci)
+                       float(s.value), sigma, ci, end_atoms(f, y))
 
 
 def _new_axes(ax):
@@ -95,25 +146,65 @@ def _frame(ax, title=None):
     ax.set_title(title)
 
 
-def plot_smoothed(curve: SmoothedCurve, *, ax=None, label: str | None = None, color=None,
-                  show_density: bool = True, title: str | None = None):
-  """Draws one smoothed curve (band, density strip, smECE in the legend)."""
+def _segments(x, y, keep):
+  """Line segments between consecutive kept mesh points: `[S, 2, 2]` and their index."""
+  idx = np.flatnonzero(keep[:-1] & keep[1:])
+  pts = np.stack([x, y], axis=1)
+  return np.stack([pts[idx], pts[idx + 1]], axis=1), idx
+
+
+def plot_smoothed(curve: SmoothedCurve, *, ax=None, strip=None, label: str | None = None,
+                  color=None, title: str | None = None, strip_color=None):
+  """Draws one smoothed curve (module docstring). `strip`: the axes of the density
+  strip; None draws the density in grey along the bottom of `ax` instead (grids
+  of small diagrams). Returns `(fig, ax)`."""
   fig, ax = _new_axes(ax)
+  color = color or ax._get_lines.get_next_color()  # pylint: disable=protected-access
+  rgba = np.asarray(matplotlib.colors.to_rgba(color))
+  rel = curve.density / max(float(np.max(curve.density)), 1e-12)
+  keep = curve.visible()
+  segs, idx = _segments(curve.mesh, curve.mu, keep)
+  weight = np.clip((rel[idx] + rel[idx + 1]) / 2, 0.0, 1.0)
+  colors = np.tile(rgba, (len(idx), 1))
+  colors[:, 3] = 0.25 + 0.75 * np.sqrt(weight)
   text = f"smECE {curve.smece:.3f}"
   if curve.smece_ci is not None:
     text += f" [{curve.smece_ci[0]:.3f}, {curve.smece_ci[1]:.3f}]"
-  line, = ax.plot(curve.mesh, curve.mu, color=color, lw=2,
-                  label=f"{label}: {text}" if label else text)
+  ax.add_collection(matplotlib.collections.LineCollection(
+      segs, colors=colors, linewidths=0.8 + 2.7 * weight, capstyle="round", zorder=3,
+      label=f"{label}: {text}" if label else text))
   if curve.lower is not None:
-    ax.fill_between(curve.mesh, curve.lower, curve.upper, color=line.get_color(), alpha=0.2,
-                    lw=0)
-  if show_density:
-    scale = 0.15 / max(float(np.max(curve.density)), 1e-12)
-    ax.fill_between(curve.mesh, 0, curve.density * scale, color=line.get_color(), alpha=0.25,
-                    lw=0)
+    for i, w in zip(idx, weight):
+      ax.fill_between(curve.mesh[i:i + 2], curve.lower[i:i + 2], curve.upper[i:i + 2],
+                      color=color, alpha=0.25 * float(np.sqrt(w)), lw=0, zorder=2)
+  for atom in curve.atoms:
+    ax.errorbar([atom.x], [atom.accuracy],
+                yerr=[[max(0.0, atom.accuracy - atom.low)], [max(0.0, atom.high - atom.accuracy)]],
+                fmt="o", color=color, markersize=4 + 10 * np.sqrt(atom.share), capsize=3,
+                clip_on=False, zorder=4)
+    ax.annotate(f"{atom.share:.2f}", (atom.x, atom.accuracy), textcoords="offset points",
+                xytext=(8 if atom.x == 0 else -8, 8), ha="left" if atom.x == 0 else "right",
+                fontsize=7, color=color)
   _frame(ax, title)
   ax.legend(loc="upper left", fontsize=8)
+  if strip is None:
+    ax.fill_between(curve.mesh, 0, 0.12 * rel, color="gray", alpha=0.35, lw=0, zorder=1)
+  else:
+    strip.fill_between(curve.mesh, 0, rel, color=strip_color or color, alpha=0.35, lw=0)
+    strip.set_xlim(0, 1)
+    strip.set_ylim(0, 1.05)
+    strip.set_yticks([])
+    strip.set_xlabel("confidence f")
+    strip.set_ylabel("density", fontsize=8)
+    ax.set_xlabel("")
   return fig, ax
+
+
+def diagram_axes(figsize=(5.5, 6.6)):
+  """`(fig, ax, strip)`: the diagram over a thin density strip sharing its x axis."""
+  fig, (ax, strip) = plt.subplots(2, 1, figsize=figsize, sharex=True,
+                                  gridspec_kw={"height_ratios": [5, 1], "hspace": 0.08})
+  return fig, ax, strip
 
 
 def binned_diagram(f, y, *, n_bins: int = 15, strategy: str = "uniform", ax=None,
@@ -141,15 +232,14 @@ def binned_diagram(f, y, *, n_bins: int = 15, strategy: str = "uniform", ax=None
 
 def plot_runs(runs: Sequence[tuple[str, object, object]], path: str | os.PathLike, *,
               title: str | None = None, n_bootstrap: int = 200, seed: int = 0) -> list:
-  """Smoothed diagrams of several `(label, f, y)` runs on one axes, saved as PNG.
-
-  Returns the `SmoothedCurve` of each run.
-  """
-  fig, ax = plt.subplots(figsize=(5.5, 5.5))
+  """Smoothed diagrams of several `(label, f, y)` runs on one axes, over one density
+  strip, saved as PNG. Returns the `SmoothedCurve` of each run."""
+  fig, ax, strip = diagram_axes()
   curves = []
   for label, f, y in runs:
     curve = smoothed_curve(f, y, n_bootstrap=n_bootstrap, seed=seed)
-    plot_smoothed(curve, ax=ax, label=label, title=title, show_density=len(runs) <= 3)
+    plot_smoothed(curve, ax=ax, strip=strip, label=label, title=title,
+                  strip_color="gray" if len(runs) == 1 else None)
     curves.append(curve)
   save(fig, path)
   return curves
