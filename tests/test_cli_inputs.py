@@ -139,7 +139,8 @@ CASES = [
      "noanswer.jsonl:2"),
     (RUN, [f"--config={LOCAL}", "--config.data.path={root}/empty.jsonl"], "empty.jsonl"),
     (RUN, [f"--config={LOCAL}", "--config.data.path={root}/empty_dir"], "empty_dir"),
-    (RUN, [f"--config={LOCAL}", "--config.data.n_questions=50", DATA], "n_questions=50"),
+    (RUN, [f"--config={LOCAL}", "--config.uncertainty.min_parsed=2", DATA],
+     "'uncertainty.min_parsed'"),
     (RUN, [f"--config={LOCAL}", "--config.data.split=dev", DATA], "'dev'"),
     # model files
     (RUN, [f"--config={LOCAL}", "--config.model.spec={root}/garbage.gguf", DATA],

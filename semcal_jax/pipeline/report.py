@@ -1,8 +1,10 @@
 """From a run's stored samples to its report: collapse with B, calibrate, plot.
 
 Writes into the workdir (atomically): `report.json` (every metric with
-bootstrap intervals, unparsed share, throughput), `per_question.csv` (question
-id, plurality answer, confidence, correct, number of classes, ...), the
+bootstrap intervals, unparsed share, throughput, and under `methods` the
+table of every uncertainty method: smECE, AUROC, PRR, AURAC with intervals,
+risk–coverage), `per_question.csv` (question id, plurality answer,
+confidence, correct, number of classes, a column per method, ...), the
 reliability diagram `reliability.png` and `confidence_hist.png`. Everything
 is recomputed from the samples, so changing the calibration settings of a
 finished run needs no new samples.
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from semcal_jax import semantic, storage
-from semcal_jax.calibration import diagrams, summary
+from semcal_jax.calibration import diagrams, method_metrics, summary, uncertainty
 from semcal_jax.pipeline import run_config
 
 # Keys of report.json that measure time, not results (they differ between a
@@ -35,9 +37,53 @@ def collapse_records(cfg, records: list[dict[str, Any]]):
                            cfg.prompts.style, questions=[r["question"] for r in records])
 
 
+def sample_scores(records: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
+  """`(logprob, num_tokens, first_logprob)`, each `[Q, M]`, from the stored token
+  log-probabilities: the sum over a sample's generated tokens, their number
+  (at least 1), and the log-probability of its first generated token."""
+  lp = [[list(x) for x in r["logprobs"]] for r in records]
+  logprob = np.asarray([[float(np.sum(x)) for x in row] for row in lp], np.float64)
+  num_tokens = np.asarray([[max(1, len(x)) for x in row] for row in lp], np.int32)
+  first = np.asarray([[float(x[0]) if x else 0.0 for x in row] for row in lp], np.float64)
+  return logprob, num_tokens, first
+
+
+def method_confidences(collapsed, records, self_assessed: dict[str, Any] | None):
+  """`(confidences, correct)` of every uncertainty method, keyed as in the report."""
+  conf, correct = uncertainty.sample_confidences(collapsed.class_ids, *sample_scores(records),
+                                                 matches=collapsed.matches)
+  conf = {k: np.asarray(v, np.float64) for k, v in conf.items()}
+  correct = {k: np.asarray(v) for k, v in correct.items()}
+  for key in SELF_ASSESSED:
+    value = (self_assessed or {}).get(key, "not computed (uncertainty.self_assessment=False)")
+    conf[key] = value if isinstance(value, str) else np.asarray(value, np.float64)
+    correct[key] = correct["b_confidence"]
+  return conf, correct
+
+
+SELF_ASSESSED = ("p_true", "verbalized")
+
+
+def plurality_answers(collapsed, records) -> list[str]:
+  """The example response of each question's plurality class ("" if none)."""
+  out = []
+  for i, r in enumerate(records):
+    ids = np.asarray(collapsed.class_ids[i])
+    counts = {c: int(np.sum(ids == c)) for c in set(ids.tolist()) if c >= 0}
+    if not counts or max(counts.values()) < int(np.sum(ids < 0)):  # "no answer" wins
+      out.append("")
+      continue
+    best = min(counts, key=lambda c: (-counts[c], c))
+    out.append(r["texts"][int(np.argmax(ids == best))].strip()[:200])
+  return out
+
+
 def build(cfg, records: list[dict[str, Any]], stats: list[dict[str, Any]], *,
-          wall_seconds: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-  """`(report, per-question rows)` of a run's records (in question order)."""
+          wall_seconds: float, self_assessment=None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+  """`(report, per-question rows)` of a run's records (in question order).
+
+  `self_assessment`: optional `fn(collapsed, records) -> {"p_true": [Q], "verbalized":
+  [Q] or a reason}` (the methods that need the model again)."""
   collapsed = collapse_records(cfg, records)
   c = cfg.calibration
   out = summary.semantic_calibration(
@@ -64,6 +110,10 @@ def build(cfg, records: list[dict[str, Any]], stats: list[dict[str, Any]], *,
       "sampling_seconds": sampling_s,
       "wall_seconds": wall_seconds,
   }
+  assessed = self_assessment(collapsed, records) if self_assessment else None
+  conf, correct = method_confidences(collapsed, records, assessed)
+  report["methods"] = method_metrics.methods_table(conf, correct, n_bootstrap=c.n_bootstrap,
+                                                   seed=c.seed)
   report = storage.finite(report)
   rows = []
   for i, r in enumerate(records):
@@ -80,6 +130,7 @@ def build(cfg, records: list[dict[str, Any]], stats: list[dict[str, Any]], *,
         "entropy": float(per_q["entropy"][i]),
         "unparsed": int(np.sum(collapsed.class_ids[i] < 0)),
         "reference": r["references"][0] if r["references"] else "",
+        **{k: ("" if isinstance(v, str) else round(float(v[i]), 6)) for k, v in conf.items()},
     })
   return report, rows
 

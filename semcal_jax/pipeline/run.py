@@ -21,6 +21,7 @@ every question is stored.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -161,11 +162,48 @@ def _sample_and_report(cfg, store, questions, share, host, hosts, progress, t_st
     raise RuntimeError(f"{len(missing)} questions have no samples (e.g. {missing[:3]}); run "
                        "the same command again to sample them")
   ordered = [records[q.id] for q in questions]
-  report, rows = report_lib.build(cfg, ordered, stats,
-                                  wall_seconds=time.perf_counter() - t_start)
-  report["fingerprint"] = run_config.digest(run_config.fingerprint(cfg))
+  digest = run_config.digest(run_config.fingerprint(cfg))
+  assess = None
+  if cfg.uncertainty.self_assessment:
+    assess = functools.partial(_self_assessment, cfg, os.fspath(store.root), digest, progress,
+                               spans=hosts > 1 and share == (0, 1))
+  report, rows = report_lib.build(cfg, ordered, stats, wall_seconds=time.perf_counter() - t_start,
+                                  self_assessment=assess)
+  report["fingerprint"] = digest
   report_lib.write(os.fspath(store.root), cfg, report, rows)
   return report
+
+
+SELF_ASSESSMENT_FILE = "self_assessment.json"
+
+
+def _self_assessment(cfg, workdir: str, digest: str, progress: bool, collapsed, records, *,
+                     spans: bool) -> dict[str, Any]:
+  """p(True) and verbalized confidence of the plurality answers, stored in the workdir
+  (keyed by the run's fingerprint and the answers), so a rerun reuses them; a
+  stored file that cannot be read is named in the log and computed again."""
+  answers = report_lib.plurality_answers(collapsed, records)
+  if spans:
+    reason = "not computed: the model is sharded across hosts"
+    return {"p_true": reason, "verbalized": reason}
+  path = os.path.join(workdir, SELF_ASSESSMENT_FILE)
+  u = cfg.uncertainty
+  key = {"fingerprint": digest, "answers": answers, "shots": u.p_true_shots,
+         "tokens": u.verbalized_tokens, "min_parsed": u.min_parsed}
+  try:
+    stored = storage.read_json(path, default={})
+    if isinstance(stored, dict) and stored.get("key") == key:
+      return stored["scores"]
+  except (storage.StorageError, KeyError) as e:
+    logging.warning("%s cannot be read (%s); computing it again", path, e)
+  from semcal_jax.pipeline import self_assessment  # pylint: disable=g-import-not-at-top
+  loaded = _load_model(cfg, progress)
+  scores = self_assessment.assess(
+      loaded, [r["question"] for r in records], [r["references"] for r in records], answers,
+      chat=cfg.prompts.format == "chat", shots=u.p_true_shots,
+      max_new_tokens=u.verbalized_tokens, min_parsed=u.min_parsed)
+  storage.write_json_atomic(path, {"key": key, "scores": scores}, allow_nan=True)
+  return scores
 
 
 _LOADED: dict = {}  # the last loaded model, reused by consecutive runs (sweeps)

@@ -34,6 +34,10 @@ DATASETS = {
     "gsm8k": ("gsm8k", "gsm8k", "numeric"),
     "svamp": ("svamp", "svamp", "numeric"),
     "math": ("math", "math", "math"),
+    "math500": ("math500", "math500", "math"),
+    # TruthfulQA's references are sentences: equivalence is the judge's call.
+    "truthfulqa": ("truthful_qa", "truthfulqa", "judge"),
+    "truthful_qa": ("truthful_qa", "truthfulqa", "judge"),
     "nq_open": ("nq_open", "nq_open", "normalized"),
     "simple_qa": ("simple_qa", "simple_qa", "normalized"),
     "simpleqa": ("simple_qa", "simple_qa", "normalized"),
@@ -43,8 +47,9 @@ RULES = ("", "normalized", "numeric", "math", "judge")
 ESTIMATORS = ("plurality", "heldout")
 UNPARSED = ("class", "exclude")
 DTYPES = ("float32", "bfloat16")
+MODEL_KINDS = ("base", "instruct", "sft", "dpo", "rl")
 # Fields that do not change the samples (excluded from the fingerprint).
-_NOT_FINGERPRINTED = {"sampling": ("max_rows",)}
+_NOT_FINGERPRINTED = {"sampling": ("max_rows",), "model": ("kind", "lineage")}
 # Fields that change the samples only when set: FSDP splits the hidden-dimension
 # contractions over 'data', which changes their summation order (log-probs move in the
 # last bits, and a draw that falls that close to a CDF boundary takes the other token).
@@ -68,6 +73,10 @@ def default_config() -> ml_collections.ConfigDict:
       "dtype": "float32",
       "mesh_model": 1,  # tensor-parallel devices; data parallel over the rest
       "fsdp": False,  # also shard the hidden dimension over the 'data' axis
+      # For the tables only (not in the fingerprint): what made the checkpoint, one of
+      # base / instruct / sft / dpo / rl ("" = from its name), and where it comes from.
+      "kind": "",
+      "lineage": "",
   })
   c.data = ml_collections.ConfigDict({
       "name": "triviaqa",
@@ -98,6 +107,14 @@ def default_config() -> ml_collections.ConfigDict:
       "n_bins": 15,
       "top_k": 3,
       "seed": 0,
+  })
+  # The uncertainty methods that need the model again (p_true, verbalized); the
+  # sample-based ones are always in the report.
+  c.uncertainty = ml_collections.ConfigDict({
+      "self_assessment": False,
+      "p_true_shots": 4,  # few-shot examples in the p(True) prompt
+      "verbalized_tokens": 6,  # greedy tokens in which a stated confidence is looked for
+      "min_parsed": 0.5,  # share of questions with a stated number, else 'verbalized' is skipped
   })
   return c
 
@@ -151,12 +168,21 @@ def validate(cfg, *, check_files: bool = True) -> None:
        "an int >= 0"),
       ("calibration.n_bins", cfg.calibration.n_bins, cfg.calibration.n_bins >= 1, "an int >= 1"),
       ("calibration.top_k", cfg.calibration.top_k, cfg.calibration.top_k >= 1, "an int >= 1"),
+      ("uncertainty.p_true_shots", cfg.uncertainty.p_true_shots,
+       cfg.uncertainty.p_true_shots >= 0, "an int >= 0"),
+      ("uncertainty.verbalized_tokens", cfg.uncertainty.verbalized_tokens,
+       cfg.uncertainty.verbalized_tokens >= 1, "an int >= 1"),
+      ("uncertainty.min_parsed", cfg.uncertainty.min_parsed,
+       0 <= cfg.uncertainty.min_parsed <= 1, "a share in [0, 1]"),
   ):
     if not ok:
       _fail(key, f"expected {what}, got {value!r}")
-  if not isinstance(cfg.model.fsdp, bool):
-    _fail("model.fsdp", f"expected true or false, got {cfg.model.fsdp!r}")
+  for key, value in (("model.fsdp", cfg.model.fsdp),
+                     ("uncertainty.self_assessment", cfg.uncertainty.self_assessment)):
+    if not isinstance(value, bool):
+      _fail(key, f"expected true or false, got {value!r}")
   for key, value, allowed in (("model.dtype", cfg.model.dtype, DTYPES),
+                              ("model.kind", cfg.model.kind, ("",) + MODEL_KINDS),
                               ("collapse.rule", cfg.collapse.rule, RULES),
                               ("calibration.estimator", cfg.calibration.estimator, ESTIMATORS),
                               ("calibration.unparsed", cfg.calibration.unparsed, UNPARSED)):
