@@ -18,19 +18,22 @@ from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 
 from semcal_jax import storage
 from semcal_jax.data import builder as builder_lib
 from semcal_jax.data import question as question_lib
 from semcal_jax.data import readers
 from semcal_jax.data.builders import (gsm8k, math_dataset, nq_open, openmathinstruct2,
-                                      simple_qa, svamp, trivia_qa)
+                                      simple_qa, svamp, trivia_qa, truthful_qa)
 from semcal_jax.errors import InputError
 
 BUILDERS: dict[str, type[builder_lib.QABuilder]] = {
     "trivia_qa": trivia_qa.TriviaQA,
     "gsm8k": gsm8k.Gsm8k,
     "math": math_dataset.Math,
+    "math500": math_dataset.Math500,
+    "truthful_qa": truthful_qa.TruthfulQA,
     "nq_open": nq_open.NqOpen,
     "simple_qa": simple_qa.SimpleQA,
     "svamp": svamp.Svamp,
@@ -127,8 +130,8 @@ def subsample_indices(n: int, n_questions: int | None, seed: int) -> list[int]:
     return list(range(n))
   if not isinstance(n_questions, (int, np.integer)) or n_questions < 1:
     raise ValueError(f"n_questions: expected a positive int or None, got {n_questions!r}")
-  if n_questions > n:
-    raise ValueError(f"n_questions={n_questions} but the split has only {n} questions")
+  if n_questions >= n:
+    return list(range(n))
   return sorted(np.random.default_rng(seed).permutation(n)[:n_questions].tolist())
 
 
@@ -158,14 +161,15 @@ def load_questions(name: str, *, path: os.PathLike | str | None = None,
   """The questions of one split of a data set, prepared on first use.
 
   Args:
-    name: a key of `BUILDERS` ("trivia_qa", "gsm8k", "math", "nq_open",
-      "simple_qa", "svamp", "openmathinstruct2").
+    name: a key of `BUILDERS` ("trivia_qa", "gsm8k", "math", "math500", "nq_open",
+      "simple_qa", "svamp", "openmathinstruct2", "truthful_qa").
     path: a data file or a folder of them; manual_dir: a folder (TFDS's
       name for it). Neither: download the canonical files.
     data_dir: where prepared data lives (default `default_data_dir()`).
     split: "train", "validation", "test", ...; None: test, else validation,
       else train.
-    n_questions: how many to keep (deterministic subsample); None: all.
+    n_questions: how many to keep (deterministic subsample); None: all. More than
+      the split has takes all of it, with one warning line.
     seed: subsampling seed.
 
   Returns:
@@ -173,7 +177,7 @@ def load_questions(name: str, *, path: os.PathLike | str | None = None,
 
   Raises:
     InputError subclasses with one line naming the data path: `DataFormatError`
-    (a bad file, naming file and line; too few questions for `n_questions`),
+    (a bad file, naming file and line),
     `DataNotFoundError` (also a FileNotFoundError: no data files),
     `UnknownNameError` (also a KeyError: unknown data set or split).
   """
@@ -182,8 +186,8 @@ def load_questions(name: str, *, path: os.PathLike | str | None = None,
   split = choose_split(list(b.info.splits.keys()), split, name, where)
   source = b.as_data_source(split=split)
   if isinstance(n_questions, (int, np.integer)) and n_questions > len(source):
-    raise readers.DataFormatError(where, None, f"n_questions={n_questions} but split {split!r} "
-                                  f"of {name} has only {len(source)} questions")
+    logging.warning("n_questions=%d but split %r of %s (%s) has only %d questions: taking all %d",
+                    n_questions, split, name, where or "download", len(source), len(source))
   idx = subsample_indices(len(source), n_questions, seed)
   examples = source.__getitems__(idx) if idx else []
   return [builder_lib.decode_example(e, name, split) for e in examples]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging as std_logging
 import re
 
 import pytest
@@ -27,17 +29,34 @@ def test_subsample_is_seeded_sorted_and_nested():
   assert data.subsample_indices(5, None, seed=0) == [0, 1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("n, why", [(0, "positive int"), (11, "only 10 questions"),
-                                    (2.5, "positive int")])
+@pytest.mark.parametrize("n, why", [(0, "positive int"), (2.5, "positive int")])
 def test_subsample_rejects_bad_counts(n, why):
   with pytest.raises(ValueError, match=why):
     data.subsample_indices(10, n, seed=0)
+
+
+def test_more_questions_than_the_split_takes_all():
+  assert data.subsample_indices(10, 11, seed=0) == list(range(10))
 
 
 def test_split_preference():
   assert loader.choose_split(["train", "validation"], None, "x") == "validation"
   assert loader.choose_split(["train", "test"], None, "x") == "test"
   assert loader.choose_split(["efficientqa_dev"], None, "x") == "efficientqa_dev"
+
+
+@contextlib.contextmanager
+def absltest_logs():
+  """The absl warning messages logged inside the block."""
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  seen = []
+  handler = std_logging.Handler(level=std_logging.WARNING)
+  handler.emit = lambda record: seen.append(record.getMessage())
+  absl_logging.get_absl_logger().addHandler(handler)
+  try:
+    yield seen
+  finally:
+    absl_logging.get_absl_logger().removeHandler(handler)
 
 
 def test_load_questions_subsample_matches_full_list(tmp_path):
@@ -50,6 +69,11 @@ def test_load_questions_subsample_matches_full_list(tmp_path):
   some = data.load_questions("gsm8k", path=src, data_dir=tmp_path / "d", n_questions=7, seed=1)
   idx = data.subsample_indices(40, 7, seed=1)
   assert some == [full[i] for i in idx]
+  with absltest_logs() as logs:
+    everything = data.load_questions("gsm8k", path=src, data_dir=tmp_path / "d", n_questions=1000)
+  assert everything == full
+  [line] = [m for m in logs if "n_questions=1000" in m]
+  assert "has only 40 questions: taking all 40" in line and str(src) in line
 
 
 def test_question_validates_and_exposes_answer():
@@ -111,13 +135,15 @@ def test_loader_errors_are_one_line_input_errors_of_their_old_types(tmp_path):
   loader.disable_progress_bars()
   src = tmp_path / "test.jsonl"
   src.write_bytes(_gsm8k_bytes())
+  bad = tmp_path / "bad" / "test.jsonl"
+  bad.parent.mkdir()
+  bad.write_text("not json\n")
   cases = [
       (KeyError, lambda: data.load_questions("gsm8k", path=src, data_dir=tmp_path / "d",
                                              split="train"),
        f"{src}: gsm8k: no split 'train'; available: ['test']"),
-      (ValueError, lambda: data.load_questions("gsm8k", path=src, data_dir=tmp_path / "d",
-                                               n_questions=6),
-       f"{src}: n_questions=6 but split 'test' of gsm8k has only 5 questions"),
+      (ValueError, lambda: data.load_questions("gsm8k", path=bad, data_dir=tmp_path / "d"),
+       f"{bad}:1: invalid JSON: Expecting value (column 1)"),
       (FileNotFoundError, lambda: data.load_questions("gsm8k", path=tmp_path / "none"),
        f"{tmp_path / 'none'}: no such file or folder (data set gsm8k)"),
       (FileNotFoundError, lambda: data.content_hash("gsm8k", tmp_path / "d"),

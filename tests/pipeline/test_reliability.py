@@ -86,8 +86,8 @@ def test_a_duplicated_part_does_not_double_the_token_count(tiny_model, data_env,
 def test_a_run_that_failed_before_sampling_does_not_block_the_fixed_command(
     tiny_model, data_env, tmp_path):
   workdir = tmp_path / "run"
-  with pytest.raises(InputError, match="n_questions=500"):  # the file has 24 questions
-    run.run_calibration(_small(tiny_model, data_env, data__n_questions=500), str(workdir),
+  with pytest.raises(InputError, match="'dev'"):  # the file has a test split only
+    run.run_calibration(_small(tiny_model, data_env, data__split="dev"), str(workdir),
                         progress=False)
   assert not (workdir / "fingerprint.json").exists()
   # A run that got as far as claiming the workdir and then died (a model that failed to

@@ -163,7 +163,7 @@ def test_failed_run_writes_nothing_then_the_corrected_one_runs(tiny_cfg, tmp_pat
   workdir = str(tmp_path / "run")
   empty = tmp_path / "empty"
   empty.mkdir()
-  for overrides, message in (({"data.n_train": 10**6}, "has only 7473 questions"),
+  for overrides, message in (({"data.train_split": "nosuch"}, "nosuch"),
                              ({"data.path": str(empty)}, "config key 'data.path'")):
     with pytest.raises(errors.InputError, match=message) as info:
       _script().run(tiny_cfg(**overrides), workdir)

@@ -73,3 +73,14 @@ class Math(builder.QABuilder, skip_registration=True):
     return question.Question(id=qid, question=text.strip(), answers=(answer.strip(),),
                              solution=solution or None, dataset=self.name, split=split,
                              meta=meta)
+
+
+class Math500(Math, skip_registration=True):
+  """MATH-500 (Lightman et al. 2023): the 500 MATH test problems of "Let's Verify
+  Step by Step", as JSON Lines `{"problem", "solution", "answer", "subject",
+  "level", "unique_id"}` (ids: `unique_id`, e.g. `test/precalculus/807.json`)."""
+
+  name = "math500"
+  HOMEPAGE = "https://huggingface.co/datasets/HuggingFaceH4/MATH-500"
+  URLS = {"test": "https://huggingface.co/datasets/HuggingFaceH4/MATH-500/resolve/main/test.jsonl"}
+  PATTERNS = ("*.jsonl",)

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from semcal_jax.data import question as question_lib
 
 FAMILIES = {"trivia_qa": "trivia", "nq_open": "trivia", "simple_qa": "trivia",
-            "gsm8k": "arithmetic", "svamp": "arithmetic", "math": "math",
-            "openmathinstruct2": "math"}
+            "truthful_qa": "trivia", "gsm8k": "arithmetic", "svamp": "arithmetic",
+            "math": "math", "math500": "math", "openmathinstruct2": "math"}
 
 
 @dataclasses.dataclass(frozen=True)
