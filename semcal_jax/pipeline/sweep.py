@@ -10,7 +10,8 @@ in `<workdir>/<model>/<dataset>/<style>/seed<k>`, run one after another here
 (or spread over workers: `worker_index` / `num_workers`, e.g. one per TPU host
 or slice). A finished run (report present, same config) is skipped; an
 unfinished one resumes. `aggregate` writes `results.md` and `results.csv` (one
-row per run) and `reliability_grid.png` (rows: models; columns: data set x
+row per run, with the model's family, parameter count, kind and lineage from
+`model_info`, and the run's folder) and `reliability_grid.png` (rows: models; columns: data set x
 style; the seeds of a cell pooled on one axes), the paper's layout.
 """
 
@@ -35,10 +36,12 @@ import numpy as np  # noqa: E402
 from semcal_jax import config_utils, multihost, storage  # noqa: E402
 from semcal_jax.calibration import diagrams  # noqa: E402
 from semcal_jax.config_utils import ConfigError  # noqa: E402
+from semcal_jax.pipeline import model_info  # noqa: E402
 from semcal_jax.pipeline import run as run_lib  # noqa: E402
 from semcal_jax.pipeline import run_config  # noqa: E402
 
-TABLE_KEYS = ("model", "dataset", "style", "seed", "n_questions", "num_samples", "accuracy",
+TABLE_KEYS = ("model", "family", "parameters", "kind", "lineage", "dataset", "style", "seed",
+              "n_questions", "num_samples", "accuracy",
               "mean_confidence", "overconfidence", "smece", "smece_ci", "ece", "brier", "auroc",
               "unparsed_fraction", "tokens_per_second")
 
@@ -151,14 +154,15 @@ def aggregate(grid_cfg, workdir: str) -> dict[str, str]:
     report = _read_report(root / "report.json")
     if report is None or not (root / "per_question.csv").exists():
       continue
-    rows.append({k: report.get(k) for k in TABLE_KEYS})
+    info = model_info.describe(cfg.model.spec, cfg.model.kind, cfg.model.lineage)
+    rows.append({**{k: info[k] if k in info else report.get(k) for k in TABLE_KEYS}, "run": rel})
     per_q = list(csv.DictReader(io.StringIO((root / "per_question.csv").read_text())))
     key = (cfg.model.spec, cfg.data.name, cfg.prompts.style)
     cells.setdefault(key, []).append(per_q)
   if not rows:
     raise ConfigError(f"flag --workdir: no finished runs under {workdir} (run the grid first)")
   buf = io.StringIO()
-  writer = csv.DictWriter(buf, fieldnames=list(TABLE_KEYS))
+  writer = csv.DictWriter(buf, fieldnames=[*TABLE_KEYS, "run"])
   writer.writeheader()
   writer.writerows(rows)
   storage.write_text_atomic(os.path.join(workdir, "results.csv"), buf.getvalue())

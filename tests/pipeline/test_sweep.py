@@ -1,9 +1,12 @@
 """The sweep expands a grid, skips finished runs and writes the table and figure grid."""
 
+import csv
+
 import ml_collections
 import pytest
 
-from semcal_jax.pipeline import run_config, sweep
+from semcal_jax.config_utils import ConfigError
+from semcal_jax.pipeline import analysis, model_info, run_config, sweep
 
 from tests.pipeline.fixtures import data_env, tiny_model  # noqa: F401  (fixtures)
 
@@ -42,6 +45,38 @@ def test_run_skip_and_aggregate(tiny_model, data_env, tmp_path, capsys):
   table = open(out["markdown"]).read()
   assert table.count("\n") == 4 and "concise" in table and "sentence" in table
   assert (tmp_path / "reliability_grid.png").stat().st_size > 10_000
+  rows = list(csv.DictReader(open(out["csv"])))
+  # The tiny model: a 2-layer Llama, hidden 32, SmolLM2's vocabulary, tied embeddings.
+  vocab = 49152
+  params = vocab * 32 + 2 * (32 * 32 * 2 + 2 * 32 * 16 + 3 * 32 * 64 + 2 * 32) + 32
+  assert {(r["family"], r["parameters"], r["kind"], r["lineage"]) for r in rows} == {
+      ("llama", str(params), "base", tiny_model.name)}
+  assert {r["run"] for r in rows} == {rel for rel, _ in sweep.expand(grid)}
+  figures = analysis.analyze(str(tmp_path))
+  for name in analysis.FIGURES:
+    assert (tmp_path / name).stat().st_size > 5_000, name
+  md = (tmp_path / "analysis.md").read_text()
+  assert md.count("| triviaqa |") == 2 and "| b_confidence | 2 |" in md
+  assert set(figures) == {*analysis.FIGURES, "analysis.md"}
   # Worker sharding: two workers split the runs between them.
   runs = sweep.expand(grid)
   assert runs[0::2] + runs[1::2] != [] and len(runs[0::2]) + len(runs[1::2]) == len(runs)
+
+
+def test_model_info_kind_from_name_or_config():
+  assert model_info.default_kind("gs://b/models/Qwen2.5-7B-Instruct") == "instruct"
+  assert model_info.default_kind("google/gemma-3-27b-it") == "instruct"
+  assert model_info.default_kind("meta-llama/Llama-3.1-8B") == "base"
+  assert model_info.default_kind("gemma-3-270m") == "base"
+  info = model_info.describe("gs://b/models/Qwen2.5-7B", kind="dpo", lineage="Qwen2.5-7B > dpo")
+  assert info["family"] == "qwen2" and 7.0e9 < info["parameters"] < 7.8e9
+  assert (info["kind"], info["lineage"]) == ("dpo", "Qwen2.5-7B > dpo")
+  assert model_info.describe("/no/such/model") == {"family": "", "parameters": None,
+                                                    "kind": "base", "lineage": "model"}
+  with pytest.raises(ConfigError, match="'model.kind'"):
+    model_info.describe("x", kind="chat")
+
+
+def test_analysis_names_a_missing_table(tmp_path):
+  with pytest.raises(ConfigError, match="results.csv does not exist"):
+    analysis.analyze(str(tmp_path))
