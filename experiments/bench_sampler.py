@@ -88,7 +88,7 @@ def run_ours(name):
 def run_hf(name):
   import torch
   from transformers import AutoModelForCausalLM, AutoTokenizer
-  from semcal_jax.models import config as config_lib, gguf_loader, registry
+  from semcal_jax.models import gguf_loader, registry
   torch.set_num_threads(os.cpu_count())
   path = registry.resolve(name)
   tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)

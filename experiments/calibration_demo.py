@@ -3,7 +3,6 @@
 See configs/calibration_demo.py for what is simulated.
 """
 
-import json
 import os
 
 from absl import flags

@@ -1,7 +1,6 @@
 """The LoRA probe recovers a known answer distribution from finite samples."""
 
 import numpy as np
-import pytest
 
 from semcal_jax import probe
 from tests.training import toy

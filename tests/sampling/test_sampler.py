@@ -1,7 +1,6 @@
 """The sampler on a tiny random model with a real tokenizer: stops, reproducibility,
 batch- and device-invariance, one compilation per bucket."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
