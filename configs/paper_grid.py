@@ -58,6 +58,10 @@ SETTINGS = {
               "gemma-3-12b": (8, 1024), "gemma-3-27b": (16, 512), "Mistral-7B": (8, 2048)},
 }
 SETTINGS["v5litepod-16"] = SETTINGS["v5e-16"]
+# (judge, chips of one host): v5e hosts hold 4 x 16 GB (Qwen2.5-14B-Instruct in bf16 is
+# 30 GB), v4 hosts 4 x 32 GB (Qwen2.5-32B-Instruct is 66 GB).
+JUDGES = {"v5e-16": ("qwen2.5-14b-instruct", 4), "v5litepod-16": ("qwen2.5-14b-instruct", 4),
+          "v4-32": ("qwen2.5-32b-instruct", 4)}
 
 
 def architecture(folder: str) -> str:
@@ -101,4 +105,11 @@ def get_config(arg=None):
                                                           "fsdp": fsdp},
                                                 "sampling": {"max_rows": max_rows}}
   c.per_model = ml_collections.ConfigDict(per_model)
+  # The strongest instruct judge one host of the slice holds (the report, and so the
+  # judge, runs on host 0's devices): bf16 weights plus the judge's KV cache.
+  judge, judge_chips = JUDGES.get(arg.slice, ("qwen2.5-7b-instruct", 4))
+  judge_folder = registry.PAPER_CHECKPOINTS[judge].split("/")[-1]
+  c.base.collapse.judge_model = f"{arg.models_root}/{judge_folder}"
+  c.base.collapse.judge_dtype = "bfloat16"
+  c.base.collapse.judge_mesh_model = judge_chips
   return c

@@ -31,7 +31,9 @@ TIMING_KEYS = ("tokens_per_second", "wall_seconds", "sampling_seconds")
 def collapse_records(cfg, records: list[dict[str, Any]]):
   """`semantic.Collapsed` of the records' texts with the run's collapsing function."""
   name = run_config.rule(cfg)
-  options = {"model": cfg.collapse.judge_model} if name == "judge" else {}
+  c = cfg.collapse
+  options = ({"model": c.judge_model, "dtype": c.get("judge_dtype", "float32"),
+              "mesh_model": c.get("judge_mesh_model", 1)} if name == "judge" else {})
   fn = semantic.get(name, **options)
   return semantic.collapse(fn, [r["texts"] for r in records], [r["references"] for r in records],
                            cfg.prompts.style, questions=[r["question"] for r in records])

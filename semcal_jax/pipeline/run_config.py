@@ -98,7 +98,9 @@ def default_config() -> ml_collections.ConfigDict:
   })
   c.collapse = ml_collections.ConfigDict({
       "rule": "",  # "" = the data set's default (normalized / numeric / math); or "judge"
-      "judge_model": "smollm2-135m-instruct",
+      "judge_model": "smollm2-135m-instruct",  # any model spec: named, HF folder, .gguf, gs://
+      "judge_dtype": "float32",
+      "judge_mesh_model": 1,  # the judge sharded over this many of host 0's devices
   })
   c.calibration = ml_collections.ConfigDict({
       "estimator": "plurality",
@@ -164,6 +166,8 @@ def validate(cfg, *, check_files: bool = True) -> None:
       ("sampling.max_rows", s.max_rows, s.max_rows >= 1, "an int >= 1"),
       ("data.n_questions", cfg.data.n_questions, cfg.data.n_questions >= 0, "an int >= 0"),
       ("model.mesh_model", cfg.model.mesh_model, cfg.model.mesh_model >= 1, "an int >= 1"),
+      ("collapse.judge_mesh_model", cfg.collapse.judge_mesh_model,
+       cfg.collapse.judge_mesh_model >= 1, "an int >= 1"),
       ("calibration.n_bootstrap", cfg.calibration.n_bootstrap, cfg.calibration.n_bootstrap >= 0,
        "an int >= 0"),
       ("calibration.n_bins", cfg.calibration.n_bins, cfg.calibration.n_bins >= 1, "an int >= 1"),
@@ -184,6 +188,7 @@ def validate(cfg, *, check_files: bool = True) -> None:
   for key, value, allowed in (("model.dtype", cfg.model.dtype, DTYPES),
                               ("model.kind", cfg.model.kind, ("",) + MODEL_KINDS),
                               ("collapse.rule", cfg.collapse.rule, RULES),
+                              ("collapse.judge_dtype", cfg.collapse.judge_dtype, DTYPES),
                               ("calibration.estimator", cfg.calibration.estimator, ESTIMATORS),
                               ("calibration.unparsed", cfg.calibration.unparsed, UNPARSED)):
     if value not in allowed:

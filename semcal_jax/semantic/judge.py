@@ -47,18 +47,23 @@ class JudgeCollapsing(base.CollapsingFunction):
     cache_dir: folder of the SQLite cache (default `$SEMCAL_CACHE/judge`); None
       and `cache=False` disable it.
     batch_rows: responses per sampler batch.
+    dtype: the judge's parameter dtype.
+    mesh_model: shard the judge over this many of this host's devices (tensor
+      parallel), for a judge larger than one device holds.
   """
 
   name = "judge"
 
   def __init__(self, model="smollm2-135m-instruct", *, prompt: str = DEFAULT_PROMPT,
                chat: bool | None = None, max_new_tokens: int = 16, cache_dir=None,
-               cache: bool = True, batch_rows: int = 64, dtype: str = "float32"):
+               cache: bool = True, batch_rows: int = 64, dtype: str = "float32",
+               mesh_model: int = 1):
     if "{response}" not in prompt:
       raise ValueError("judge prompt: the template must contain {response}")
     self._spec = model
     self._loaded = None if isinstance(model, (str, os.PathLike)) else model
     self._dtype = dtype
+    self._mesh_model = int(mesh_model)
     self.prompt = prompt
     self.chat = chat
     self.max_new_tokens = int(max_new_tokens)
@@ -78,8 +83,14 @@ class JudgeCollapsing(base.CollapsingFunction):
   @property
   def loaded(self):
     if self._loaded is None:
+      import jax  # pylint: disable=g-import-not-at-top
       from semcal_jax import models  # pylint: disable=g-import-not-at-top
-      self._loaded = models.load(self._spec, dtype=self._dtype, progress=False)
+      k = self._mesh_model
+      if k > jax.local_device_count():
+        raise ValueError(f"judge mesh_model: {k} devices asked, this host has "
+                         f"{jax.local_device_count()}")
+      mesh = models.make_mesh(model=k, devices=jax.local_devices()[:k]) if k > 1 else None
+      self._loaded = models.load(self._spec, dtype=self._dtype, mesh=mesh, progress=False)
     return self._loaded
 
   @property
