@@ -180,7 +180,8 @@ SELF_ASSESSMENT_FILE = "self_assessment.json"
 def _self_assessment(cfg, workdir: str, digest: str, progress: bool, collapsed, records, *,
                      spans: bool) -> dict[str, Any]:
   """p(True) and verbalized confidence of the plurality answers, stored in the workdir
-  (keyed by the run's fingerprint and the answers), so a rerun reuses them; a
+  (keyed by the run's fingerprint, the answers and the prompts' version), so a rerun
+  reuses them; a
   stored file that cannot be read is named in the log and computed again."""
   answers = report_lib.plurality_answers(collapsed, records)
   if spans:
@@ -188,15 +189,15 @@ def _self_assessment(cfg, workdir: str, digest: str, progress: bool, collapsed, 
     return {"p_true": reason, "verbalized": reason}
   path = os.path.join(workdir, SELF_ASSESSMENT_FILE)
   u = cfg.uncertainty
-  key = {"fingerprint": digest, "answers": answers, "shots": u.p_true_shots,
-         "tokens": u.verbalized_tokens, "min_parsed": u.min_parsed}
+  from semcal_jax.pipeline import self_assessment  # pylint: disable=g-import-not-at-top
+  key = {"version": self_assessment.VERSION, "fingerprint": digest, "answers": answers,
+         "shots": u.p_true_shots, "tokens": u.verbalized_tokens, "min_parsed": u.min_parsed}
   try:
     stored = storage.read_json(path, default={})
     if isinstance(stored, dict) and stored.get("key") == key:
       return stored["scores"]
   except (storage.StorageError, KeyError) as e:
     logging.warning("%s cannot be read (%s); computing it again", path, e)
-  from semcal_jax.pipeline import self_assessment  # pylint: disable=g-import-not-at-top
   loaded = _load_model(cfg, progress)
   scores = self_assessment.assess(
       loaded, [r["question"] for r in records], [r["references"] for r in records], answers,

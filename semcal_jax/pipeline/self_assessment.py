@@ -9,8 +9,8 @@
   proposed with their own reference answer (True) and with the next
   question's reference (False), so the prompt never depends on a model output.
 - `verbalized`: the model is asked for its confidence from 0 to 100 and
-  continues greedily for `max_new_tokens` tokens; the first integer in
-  [0, 100] it writes, divided by 100, is the confidence. A response without one
+  continues greedily for `max_new_tokens` tokens (no stop string); the first
+  integer in [0, 100] it writes, divided by 100, is the confidence. A response without one
   gets NaN (that question is left out of the method's metrics); when fewer than
   `min_parsed` of the questions get a number (typical of a base model that
   never answers with one), the method is reported as skipped, with the count.
@@ -36,6 +36,7 @@ from semcal_jax.training import batches
 from semcal_jax.training.logprobs import continuation_logprobs
 
 ROWS = 8  # questions per compiled scoring batch (short batches are padded)
+VERSION = 2  # of the prompts and parsing: stored scores of another version are recomputed
 _NUMBER = re.compile(r"(?<![\d.])(\d{1,3})(?:\.\d+)?(?!\d)")
 
 
@@ -115,9 +116,9 @@ def verbalized(loaded, prompts: Sequence[str], *, chat: bool = False,
                max_new_tokens: int = 6) -> tuple[np.ndarray, list[str]]:
   """`([Q] stated confidences (NaN: none), the responses)` of a greedy continuation."""
   inputs = [_encode(loaded, p, chat) for p in prompts]
+  # No stop string: a base model often starts a new line before it writes the number.
   result = sampling.sample(loaded, inputs, num_samples=1, max_new_tokens=max_new_tokens,
-                           greedy=True, batch_size=min(ROWS, len(inputs)), progress=False,
-                           stop=("\n",))
+                           greedy=True, batch_size=min(ROWS, len(inputs)), progress=False)
   texts = [t[0] for t in result.texts]
   return np.asarray([parse_confidence(t) for t in texts], np.float64), texts
 
