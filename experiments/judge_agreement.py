@@ -52,6 +52,11 @@ def main(_):
   from semcal_jax import semantic  # pylint: disable=g-import-not-at-top
   from semcal_jax.pipeline import run_config  # pylint: disable=g-import-not-at-top
   from semcal_jax.semantic import agreement  # pylint: disable=g-import-not-at-top
+  run = None
+  if _RUN.value:  # read (and so check) the run before any model work
+    from semcal_jax.probe.from_run import load_run  # pylint: disable=g-import-not-at-top
+    cfg, records, _ = load_run(_RUN.value)
+    run = (cfg, records[:_MAX_Q.value or None])
   judge = semantic.get("judge", model=_JUDGE.value)
   results = {"judge": _JUDGE.value, "labelled": {}, "run": None}
   print(f"judge: {_JUDGE.value}; rows: [[no/no no/yes] [yes/no yes/yes]] (first rater / second)")
@@ -70,10 +75,8 @@ def main(_):
     results["labelled"][rule] = out
     for k, s in out.items():
       _print(f"labelled / {rule} / {k}", s)
-  if _RUN.value:
-    from semcal_jax.probe.from_run import load_run  # pylint: disable=g-import-not-at-top
-    cfg, records, _ = load_run(_RUN.value)
-    records = records[:_MAX_Q.value or None]
+  if run is not None:
+    cfg, records = run
     rule = run_config.rule(cfg)
     if rule == "judge":  # compare with the data set's own deterministic rule
       rule = run_config.dataset_info(cfg)[2]

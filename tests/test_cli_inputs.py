@@ -30,6 +30,8 @@ PROBE = "experiments/probe_vs_calibration.py"
 QUICK = "experiments/quickstart.py"
 PLAN = "experiments/plan_tpu.py"
 DEMO = "experiments/calibration_demo.py"
+ANALYZE = "experiments/analyze.py"
+JUDGE = "experiments/judge_agreement.py"
 LOCAL = "configs/local.py:model=smollm2-135m-instruct,data=triviaqa,n_questions=2,num_samples=2"
 DATA = "--config.data.path={data}"
 TINY_FT = "configs/finetune.py:model=tiny,steps=2,n_eval=2,eval_samples=2"
@@ -191,6 +193,9 @@ CASES = [
     (PLAN, ["--config=configs/paper_grid.py", "--slice=v9-1"], "v9-1", None),
     (PLAN, ["--config=configs/nope.py"], "config file not found", None),
     (DEMO, ["--config=configs/calibration_demo.py"], "--workdir", None),
+    # the sweep analysis and the judge agreement
+    (ANALYZE, ["--sweep={root}/empty_dir"], "results.csv does not exist", None),
+    (JUDGE, ["--run=/nonexistent/run"], "/nonexistent/run/config.json: not found", None),
 ]
 
 
@@ -221,7 +226,8 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, inputs, request):
 
 def test_the_table_covers_every_tool_and_forty_inputs():
   assert len(CASES) >= 40
-  assert {c[0] for c in CASES} == {RUN, SWEEP, FINETUNE, PROBE, QUICK, PLAN, DEMO}
+  assert {c[0] for c in CASES} == {RUN, SWEEP, FINETUNE, PROBE, QUICK, PLAN, DEMO, ANALYZE,
+                                   JUDGE}
 
 
 def test_verbose_prints_the_traceback_too(inputs, tmp_path):
