@@ -10,7 +10,8 @@
   question's reference (False), so the prompt never depends on a model output.
 - `verbalized`: the model is asked for its confidence from 0 to 100 and
   continues greedily for `max_new_tokens` tokens (no stop string); the first
-  integer in [0, 100] it writes, divided by 100, is the confidence. A response without one
+  number it writes that reads as a confidence (`parse_confidence`: 0.9 or 90)
+  is the confidence. A response without one
   gets NaN (that question is left out of the method's metrics); when fewer than
   `min_parsed` of the questions get a number (typical of a base model that
   never answers with one), the method is reported as skipped, with the count.
@@ -36,8 +37,8 @@ from semcal_jax.training import batches
 from semcal_jax.training.logprobs import continuation_logprobs
 
 ROWS = 8  # questions per compiled scoring batch (short batches are padded)
-VERSION = 2  # of the prompts and parsing: stored scores of another version are recomputed
-_NUMBER = re.compile(r"(?<![\d.])(\d{1,3})(?:\.\d+)?(?!\d)")
+VERSION = 3  # of the prompts and parsing: stored scores of another version are recomputed
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.]*\d)")
 
 
 def _shot(question: str, answer: str, verdict: str) -> str:
@@ -72,9 +73,15 @@ def verbalized_prompts(questions: Sequence[str], answers: Sequence[str]) -> list
 
 
 def parse_confidence(text: str) -> float:
-  """The first integer in [0, 100] of `text`, / 100; NaN if there is none."""
+  """The first number of `text` that reads as a confidence; NaN if there is none.
+
+  A number with a decimal point in [0, 1] ("0.9") is a probability; any other
+  number in [0, 100] ("85", "85%", "62.5") is a percentage; larger ones are skipped."""
   for m in _NUMBER.finditer(text):
-    v = int(m.group(1))
+    token = m.group(0)
+    v = float(token)
+    if "." in token and v <= 1:
+      return v
     if v <= 100:
       return v / 100.0
   return math.nan
