@@ -37,8 +37,9 @@ from semcal_jax.training import batches
 from semcal_jax.training.logprobs import continuation_logprobs
 
 ROWS = 8  # questions per compiled scoring batch (short batches are padded)
-VERSION = 3  # of the prompts and parsing: stored scores of another version are recomputed
+VERSION = 4  # of the prompts and parsing: stored scores of another version are recomputed
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.]*\d)")
+_LIST_MARKER = re.compile(r"(?m)^[ \t]*\d+[.)][ \t]")  # "1. " opening a numbered line
 
 
 def _shot(question: str, answer: str, verdict: str) -> str:
@@ -76,7 +77,9 @@ def parse_confidence(text: str) -> float:
   """The first number of `text` that reads as a confidence; NaN if there is none.
 
   A number with a decimal point in [0, 1] ("0.9") is a probability; any other
-  number in [0, 100] ("85", "85%", "62.5") is a percentage; larger ones are skipped."""
+  number in [0, 100] ("85", "85%", "62.5") is a percentage; larger ones, and the
+  markers of a numbered list ("1. "), are skipped."""
+  text = _LIST_MARKER.sub(lambda m: " " * len(m.group(0)), text)
   for m in _NUMBER.finditer(text):
     token = m.group(0)
     v = float(token)

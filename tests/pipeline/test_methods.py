@@ -22,7 +22,7 @@ def test_parse_confidence():
   cases = {" 85%": 0.85, " I am 100 percent sure": 1.0, "0": 0.0, " 3.5 out of 10": 0.035,
            " 250, no 40": 0.4, " none": None, "": None, " 1000": None, "0.9999": 0.9999,
            " 0.5\n\nThe": 0.5, "1.0": 1.0, " 62.5": 0.625, "100: This answer": 1.0,
-           "v1.2.3": None}
+           "v1.2.3": None, "\n1. 10": 0.1, "\n1. I am not": None, " 2) 75%": 0.75}
   for text, want in cases.items():
     got = self_assessment.parse_confidence(text)
     assert (math.isnan(got) if want is None else got == pytest.approx(want)), text
