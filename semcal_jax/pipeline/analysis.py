@@ -28,6 +28,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -147,6 +148,9 @@ def _vs_parameters(cells, path):
             "-" if base else "--", marker="o" if base else "s", color=f"C{n % 10}",
             label=f"{family} {'base' if base else 'tuned'} / {dataset} / {style}")
   ax.set_xscale("log")
+  sizes = sorted({c["parameters"] for cs in series.values() for c in cs})
+  ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+  ax.set_xticks(sizes, [f"{p / 1e9:.1f}B" if p >= 1e9 else f"{p / 1e6:.0f}M" for p in sizes])
   ax.set_xlabel("parameters")
   ax.set_ylabel("smECE")
   ax.legend(fontsize=6)
