@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from semcal_jax import semantic, storage
+from semcal_jax.calibration import confidence as confidence_lib
 from semcal_jax.calibration import diagrams, method_metrics, summary, uncertainty
 from semcal_jax.pipeline import run_config
 
@@ -67,18 +68,16 @@ SELF_ASSESSED = ("p_true", "verbalized")
 
 
 def plurality_answers(collapsed, records) -> list[str]:
-  """The example response of each question's plurality class ("" if none)."""
+  """The example response of each question's plurality class ("" if none), by the
+  plurality rule of `calibration.confidence`."""
+  prediction = np.asarray(confidence_lib.semantic_confidence(
+      collapsed.class_ids, matches=collapsed.matches).prediction)
   out = []
   for i, r in enumerate(records):
     ids = np.asarray(collapsed.class_ids[i])
-    counts = {c: int(np.sum(ids == c)) for c in set(ids.tolist()) if c >= 0}
-    if not counts or max(counts.values()) < int(np.sum(ids < 0)):  # "no answer" wins
-      out.append("")
-      continue
-    best = min(counts, key=lambda c: (-counts[c], c))
-    out.append(r["texts"][int(np.argmax(ids == best))].strip()[:200])
+    best = int(prediction[i])
+    out.append("" if best < 0 else r["texts"][int(np.argmax(ids == best))].strip()[:200])
   return out
-
 
 def build(cfg, records: list[dict[str, Any]], stats: list[dict[str, Any]], *,
           wall_seconds: float, self_assessment=None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
