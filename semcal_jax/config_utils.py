@@ -209,11 +209,30 @@ def _explain_flag_error(argv: list[str], error: Exception) -> str:
   return f"error: {str(error).splitlines()[0]}"
 
 
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "semcal_jax", "jax")
+MIN_CACHED_COMPILE_SECONDS = 0.2
+
+
+def enable_compilation_cache() -> str:
+  """Turns on JAX's persistent compilation cache and returns its folder:
+  $JAX_COMPILATION_CACHE_DIR if set, else ~/.cache/semcal_jax/jax. Programs
+  that took at least `MIN_CACHED_COMPILE_SECONDS` to compile are stored, so a
+  second run of a command (or another command with the same shapes) loads
+  them instead of compiling again."""
+  import jax  # pylint: disable=g-import-not-at-top
+  folder = os.environ.get("JAX_COMPILATION_CACHE_DIR") or DEFAULT_CACHE_DIR
+  jax.config.update("jax_compilation_cache_dir", folder)
+  if not os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
+  return folder
+
+
 def run(main, argv: list[str] | None = None) -> None:
   """`absl.app.run(main)`, but a bad flag or config, and any `errors.InputError`
   raised by `main` (a config key, a data or model file, a workdir), end the program
   with one line `error: ...` and exit status 2. `--verbose` (defined here) prints
-  the traceback too."""
+  the traceback too. The persistent compilation cache is on
+  (`enable_compilation_cache`)."""
   import traceback  # pylint: disable=g-import-not-at-top
 
   from absl import app, flags  # pylint: disable=g-import-not-at-top
@@ -221,6 +240,7 @@ def run(main, argv: list[str] | None = None) -> None:
     flags.DEFINE_bool("verbose", False, "Print the traceback of an input error too.")
 
   def guarded(args):
+    enable_compilation_cache()
     try:
       return main(args)
     except InputError as e:

@@ -86,3 +86,21 @@ def test_cli_errors_are_one_line(tmp_path, flag, message):
   lines = [l for l in proc.stderr.strip().splitlines() if l.startswith("error")]
   assert len(lines) == 1 and message in lines[0], proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_every_cli_turns_on_the_persistent_compilation_cache(tmp_path, monkeypatch):
+  import jax
+  seen = {}
+  monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
+  before = jax.config.jax_compilation_cache_dir
+
+  def main(_):
+    seen["dir"] = jax.config.jax_compilation_cache_dir
+
+  try:
+    with pytest.raises(SystemExit) as exit_info:
+      config_utils.run(main, argv=["prog"])
+  finally:
+    jax.config.update("jax_compilation_cache_dir", before)
+  assert exit_info.value.code in (0, None)
+  assert seen["dir"] == str(tmp_path / "cache")

@@ -71,13 +71,16 @@ def resample_weights(key, n: int, n_resamples: int, dtype=jnp.float32):
   return _counts(jax.random.randint(key, (n_resamples, n), 0, n), n, dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("n_cells", "n_resamples", "dtype"))
-def resample_cells(key, cell_of_point, n_cells: int, n_resamples: int, dtype=jnp.float32):
-  """`[n_resamples, n_cells]` counts per cell of n draws with replacement from the
-  n points (`cell_of_point [n]`), i.e. a multinomial over the cells."""
-  n = cell_of_point.shape[0]
-  draws = jax.random.randint(key, (n_resamples, n), 0, n)
-  return _counts(cell_of_point[draws], n_cells, dtype)
+def resample_cells(seed: int, cell_counts, n_resamples: int, dtype=jnp.float32):
+  """`[n_resamples, n_cells]` counts per cell of n = sum(cell_counts) draws with
+  replacement from the n points, i.e. multinomial(n, cell_counts / n) rows.
+
+  Drawn directly as multinomials (numpy's conditional binomials: one draw per
+  cell, not per point), from `numpy.random.default_rng(seed)`."""
+  counts = np.asarray(cell_counts, np.float64)
+  n = int(round(counts.sum()))
+  rng = np.random.default_rng(seed)
+  return jnp.asarray(rng.multinomial(n, counts / counts.sum(), size=n_resamples), dtype)
 
 
 METHODS = ("percentile", "basic")
@@ -85,7 +88,7 @@ METHODS = ("percentile", "basic")
 
 def bootstrap(metric: Callable, f, y, *, weights=None, n_resamples: int = 1000, seed: int = 0,
               confidence: float = 0.95, method: str = "percentile",
-              compress_cells: bool = True) -> Interval:
+              compress_cells: bool = True, resample_dtype=jnp.float32) -> Interval:
   """Percentile bootstrap of `metric(f, y, w)` (a scalar or a pytree of scalars).
 
   Args:
@@ -100,6 +103,10 @@ def bootstrap(metric: Callable, f, y, *, weights=None, n_resamples: int = 1000, 
       (`2 * estimate - quantiles`, relplot's choice, which corrects the upward
       bias of non-negative metrics such as smECE but can go below 0).
     compress_cells: resample over distinct (f, y) cells when there are few.
+    resample_dtype: float type the resampled metrics are computed in (the
+      estimate keeps the data's). float32 by default: interval ends are
+      quantiles of resamples, whose spread is far above float32 rounding, and
+      the resamples run about twice as fast; None keeps the data's type.
 
   Note: smECE and ECE are biased upwards under resampling, so their percentile
   interval can lie entirely above the estimate on well-calibrated data.
@@ -128,21 +135,22 @@ def bootstrap(metric: Callable, f, y, *, weights=None, n_resamples: int = 1000, 
     u = jax.random.uniform(key, (n_resamples, total), dtype)
     draws = jnp.minimum(jnp.searchsorted(jnp.asarray(cdf, dtype), u, side="right"), len(fu) - 1)
     resampled = _counts(draws, len(fu), dtype)
-    return _interval(metric, data_f, data_y, data_w, resampled, confidence, method)
-  fu, yu, wu, cell_of_point = compress(f, y)
+    return _interval(metric, data_f, data_y, data_w, resampled, confidence, method,
+                   resample_dtype)
+  fu, yu, wu, _ = compress(f, y)
   if compress_cells and len(fu) <= MAX_CELLS:
     # Pad to a power of two with zero-weight cells, so that data sets with a
     # different number of distinct cells reuse one compilation.
     cells = max(64, 1 << (len(fu) - 1).bit_length())
     pad = cells - len(fu)
     data_f, data_y, data_w = (jnp.asarray(np.pad(a, (0, pad)), dtype) for a in (fu, yu, wu))
-    resampled = resample_cells(key, jnp.asarray(cell_of_point, jnp.int32), cells, n_resamples,
-                               dtype)
+    resampled = resample_cells(seed, np.pad(wu, (0, pad)), n_resamples, dtype)
   else:
     data_f, data_y = jnp.asarray(f, dtype), jnp.asarray(y).astype(dtype)
     data_w = jnp.ones_like(data_f)
     resampled = resample_weights(key, data_f.shape[0], n_resamples, dtype)
-  return _interval(metric, data_f, data_y, data_w, resampled, confidence, method)
+  return _interval(metric, data_f, data_y, data_w, resampled, confidence, method,
+                   resample_dtype)
 
 
 @functools.lru_cache(maxsize=64)
@@ -151,10 +159,13 @@ def compiled(metric):
   return jax.jit(metric), jax.jit(jax.vmap(metric, in_axes=(None, None, 0)))
 
 
-def _interval(metric, f, y, w, resampled, confidence, method):
+def _interval(metric, f, y, w, resampled, confidence, method, resample_dtype):
   single, batched = compiled(metric)
   estimate = single(f, y, w)
+  if resample_dtype is not None and jnp.dtype(resample_dtype).itemsize < f.dtype.itemsize:
+    f, y, resampled = (a.astype(resample_dtype) for a in (f, y, resampled))
   samples = batched(f, y, resampled)
+  samples = jax.tree.map(lambda s, e: s.astype(jnp.result_type(e)), samples, estimate)
   alpha = (1 - confidence) / 2
   low = jax.tree.map(lambda s: jnp.nanquantile(s, alpha), samples)
   high = jax.tree.map(lambda s: jnp.nanquantile(s, 1 - alpha), samples)

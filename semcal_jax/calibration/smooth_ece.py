@@ -3,23 +3,26 @@
 smECE (Błasiok & Nakkiran, 2023) kernel-smooths the residuals `r = f - y` with a
 reflected Gaussian of bandwidth sigma and averages their absolute value over a
 mesh; `smece` picks sigma* by relplot's ten-step bisection for the fixed point
-`sigma = smECE_sigma(sigma)`. We follow relplot step for step
-(its `smooth_ece` and `kernels` modules): the same mesh `T(sigma)`, convolution grid
-`M(sigma)`, linear binning, Gaussian taps on the grid, mirror padding without
-repeating the end points, 'valid' convolution window, linear interpolation and
-`1e-4` density floor.
-
-Only the convolution is computed differently. Mirroring about both end points
-without repeating them is a periodic even extension of period `P = 2(M - 1)`,
-and the M taps fit in one period, so relplot's window is a circular convolution
-of length P, done by real FFT (equal to `np.convolve` to ~1e-15).
+`sigma = smECE_sigma(sigma)`. The grid arithmetic follows relplot step for step
+(`kernel_grid`); only the convolution is computed differently (by FFT).
 
 Static shapes under jit: M depends on sigma, and sigma is traced during the
 bisection. But relplot's bisection only ever evaluates sigma = odd/2^j at step j,
 so the possible grids are known in advance: every sigma >= 0.01 has M = 1001,
-and the few smaller candidates of steps 7-10 each get a static branch that runs
-(under `lax.cond`) only if some row needs it. The binned data for M = 1001, and
-its spectrum, are computed once per bisection, not once per step.
+and there are nine smaller candidates (steps 7-10), each with its own grid.
+The search therefore runs in two passes. Pass one bisects on the base grid
+alone and records whether any row reached a small candidate (until then its
+path is exact, so the record is exact too). Only then are the nine small-sigma
+values computed, once each (they do not depend on the bisection), and pass two
+repeats the search with them. The base grid's spectrum is computed once per
+row, not once per step.
+
+Compilations: `smece` pads the data to a power-of-two bucket with zero-weight
+points (which change nothing) and runs three programs: binning (one per
+bucket, cheap to compile), the search on the `[1, 2, 1001]` grid (one for all
+sizes) and, only when needed, the small-bandwidth values (binning per bucket,
+smoothing once). `smece_impl` is the same computation as one traceable
+function, for use inside jit and vmap.
 
 Batching: the core works on R rows at once and is a `custom_vmap` function, so
 `jax.vmap(smece)` (as bootstrap does) runs one batched bisection. When the rows
@@ -37,22 +40,22 @@ by default, for parity with relplot.
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from semcal_jax.calibration import kernel_grid as kg
 from semcal_jax.calibration import validation
+from semcal_jax.calibration.kernel_grid import DENSITY_FLOOR, grid_sizes  # noqa: F401  (re-exported)
 
-DENSITY_FLOOR = 1e-4  # relplot's `eps` in BaseKernelMixin.smooth
 SIGMA_EPS = 1e-3  # relplot's `eps` in smECE: bandwidths below it are accepted unevaluated
 BISECTION_STEPS = 10
-MIN_MESH_POINTS = 200  # relplot.config.smECE_mesh_pts
-BASE_M = 1001  # M(sigma) for every sigma >= 0.01
-BASE_T_CAPACITY = 1000  # T(sigma) <= 1000 for sigma >= 0.01
+SMALL_SIGMA = 0.01  # below it M(sigma) > 1001
 _DYADIC = 2**BISECTION_STEPS  # bisection bandwidths are multiples of 1/1024
 _TAPS_TABLE_MIN_ROWS = 64
+MIN_BUCKET = 64  # smallest padded data size of `smece`
 
 
 class SmoothECE(NamedTuple):
@@ -61,181 +64,107 @@ class SmoothECE(NamedTuple):
   sigma: jax.Array
 
 
-def grid_sizes(sigma):
-  """relplot's `(M, T)` for bandwidth sigma: convolution grid and mesh points.
-
-  Python floats give ints; arrays give int32 arrays.
-  """
-  if isinstance(sigma, (int, float)):
-    return max(2000, round(20 / sigma)) // 2 + 1, max(round(10 / sigma), MIN_MESH_POINTS)
-  m = jnp.maximum(2000, jnp.round(20.0 / sigma)).astype(jnp.int32) // 2 + 1
-  t = jnp.maximum(jnp.round(10.0 / sigma), MIN_MESH_POINTS).astype(jnp.int32)
-  return m, t
-
-
 def _small_sigma_candidates():
-  """Bandwidths < 0.01 that bisection step j (0-based) can evaluate: {j: [sigma]}."""
-  out = {}
+  """The bandwidths in [SIGMA_EPS, 0.01) that bisection can evaluate (sorted)."""
+  out = set()
   for j in range(BISECTION_STEPS):
     denom = 2 ** (j + 1)
-    sig = [k / denom for k in range(1, denom, 2) if SIGMA_EPS <= k / denom < 0.01]
-    if sig:
-      out[j] = sig
-  return out
+    out.update(k / denom for k in range(1, denom, 2) if SIGMA_EPS <= k / denom < SMALL_SIGMA)
+  return tuple(sorted(out))
 
 
-_CANDIDATES = _small_sigma_candidates()
+CANDIDATES = _small_sigma_candidates()
 
 
-def _linspace(count, capacity, dtype):
-  """`np.linspace(0, 1, count)` padded to `capacity`: k * (1/(count-1)), last = 1."""
-  k = jnp.arange(capacity, dtype=dtype)
-  step = 1.0 / jnp.asarray(count - 1).astype(dtype)
-  return jnp.where(k == count - 1, 1.0, k * step)
+def candidate_grids(f, r, w, full_weight_endpoints: bool, one_program: bool = False):
+  """Binned grids `[R, 2, M(s)]` at every small candidate s (a tuple).
+
+  `one_program` bins all of them with one vmapped scatter into grids of the
+  largest size (fast to compile; memory 9x the largest grid per row)."""
+  sizes = [grid_sizes(s)[0] for s in CANDIDATES]
+  if not one_program:
+    return tuple(kg.rows_binned(f, r, w, m, full_weight_endpoints) for m in sizes)
+  cap = max(sizes)
+  grids = jax.vmap(lambda m: kg.rows_binned(f, r, w, m, full_weight_endpoints, cap))(
+      jnp.asarray(sizes, jnp.int32))
+  return tuple(grids[j, ..., :m] for j, m in enumerate(sizes))
 
 
-def _bin(f, r, w, m: int, full_weight_endpoints: bool):
-  """Linear binning of `w*r` and of `w` onto the m-point grid.
+def candidate_values(grids):
+  """smECE_s of every row at every small candidate s: `[R, len(CANDIDATES)]`."""
+  out = []
+  for s, grid in zip(CANDIDATES, grids):
+    m, t = grid_sizes(s)
+    spectra = kg.spectrum_of(grid, m)
+    fn = functools.partial(kg.smece_from_spectrum, m=m, t_capacity=t)
+    out.append(jax.vmap(fn, in_axes=(0, None, None, None))(spectra, s, t, None))
+  return jnp.stack(out, axis=-1)
+
+
+def search(base, small):
+  """relplot's bandwidth bisection for R rows on their base grids.
 
   Args:
-    f, r: `[n]` confidences and residuals, shared by all rows.
-    w: `[R, n]` weights per row.
+    base: `[R, 2, 1001]` binned grids.
+    small: `[R, len(CANDIDATES)]` smECE at the small candidates (NaN: unknown).
   Returns:
-    `[R, 2, m]` (row 0: binned `w*r`, row 1: binned `w`).
+    `(value [R], sigma [R], reached_small [R] bool)`; with unknown small values
+    the result is exact for rows with `reached_small` False.
   """
-  dtype = f.dtype
-  u = f * float(m - 1)
-  b = jnp.clip(jnp.floor(u).astype(jnp.int32), 0, m - 2)
-  phi = u - b.astype(dtype)
-  wt = w.T  # [n, R]: each scatter update adds one contiguous row of R values
-  out = []
-  for v in (r, jnp.ones_like(r)):
-    acc = jnp.zeros((m, w.shape[0]), dtype)
-    acc = acc.at[b].add(((1 - phi) * v)[:, None] * wt).at[b + 1].add((phi * v)[:, None] * wt)
-    out.append(acc)
-  binned = jnp.stack(out, axis=0).transpose(2, 0, 1)
-  if full_weight_endpoints:
-    ends = (jnp.arange(m) == 0) | (jnp.arange(m) == m - 1)
-    binned = binned * (1.0 + ends)
-  return binned
-
-
-def _spectrum(binned, m: int):
-  """rfft of the periodic even extension (period 2m - 2) of `[..., m]` grids."""
-  return jnp.fft.rfft(jnp.concatenate([binned, binned[..., -2:0:-1]], axis=-1), axis=-1)
-
-
-def _taps_spectrum(sigma, m: int, dtype):
-  """rfft of the Gaussian taps on the m-point grid (centred at 0.5, truncated at
-  +-0.5, not scaled by the step), zero-padded to the period 2(m - 1): `[m]`."""
-  period = 2 * (m - 1)
-  t = _linspace(m, period, dtype)
-  var = sigma * sigma
-  taps = jnp.exp(-(t - 0.5) * (t - 0.5) / (2 * var)) / (math.sqrt(2 * math.pi) * sigma)
-  return jnp.fft.rfft(jnp.where(jnp.arange(period) < m, taps, 0.0))
-
-
-def _smooth(spectrum, sigma, m: int, taps=None):
-  """Convolves one row's `[2, m]` spectrum with the taps (their spectrum `taps`,
-  or computed from sigma); returns the `[2, m]` smoothed grid values."""
-  if taps is None:
-    taps = _taps_spectrum(sigma, m, spectrum.real.dtype)
-  conv = jnp.fft.irfft(spectrum * taps, n=2 * (m - 1), axis=-1)
-  return conv[:, m // 2: m // 2 + m]  # relplot's kept window of the 'valid' convolution
-
-
-def _on_mesh(grid, m: int, t_count, t_capacity: int):
-  """Linear interpolation of `[2, m]` grid values at the first `t_count` of
-  `t_capacity` mesh points. Returns `(num, den, mesh, mask)`, each `[t_capacity]`."""
-  dtype = grid.dtype
-  mesh = _linspace(t_count, t_capacity, dtype)
-  inds = jnp.clip((mesh * float(m - 1)).astype(jnp.int32), 0, m - 2)
-  bucket = 1.0 / float(m - 1)
-  resid = (mesh - inds.astype(dtype) * bucket) / bucket
-  values = grid[:, inds] * (1 - resid) + grid[:, inds + 1] * resid
-  return values[0], values[1], mesh, jnp.arange(t_capacity) < t_count
-
-
-def _ratio(num, den, mask):
-  """relplot's `sum |num/d| * d / sum d` with `d = den + 1e-4`, over live points."""
-  dens = den + DENSITY_FLOOR
-  rs = num / dens
-  return jnp.sum(jnp.where(mask, jnp.abs(rs) * dens, 0.0)) / jnp.sum(jnp.where(mask, dens, 0.0))
-
-
-def _smece_from_spectrum(spectrum, sigma, t_count, taps=None, *, m: int, t_capacity: int):
-  """smECE_sigma of one row from its spectrum; scalar."""
-  num, den, _, mask = _on_mesh(_smooth(spectrum, sigma, m, taps), m, t_count, t_capacity)
-  return _ratio(num, den, mask)
-
-
-def _rows_spectrum(f, r, w, m, full_weight_endpoints):
-  """`[R, 2, m]` spectra (complex) of rows given as `[R or 1, n]` arrays."""
-  if f.shape[0] == 1 and r.shape[0] == 1:
-    return _spectrum(_bin(f[0], r[0], w, m, full_weight_endpoints), m)
-  rows = max(f.shape[0], r.shape[0], w.shape[0])
-  f, r, w = (jnp.broadcast_to(a, (rows,) + a.shape[1:]) for a in (f, r, w))
-  per_row = lambda fi, ri, wi: _bin(fi, ri, wi[None], m, full_weight_endpoints)[0]
-  return _spectrum(jax.vmap(per_row)(f, r, w), m)
-
-
-def _bisect(f, r, w, full_weight_endpoints):
-  """relplot's bandwidth search for R rows at once; returns `([R], [R])`.
-
-  `f`, `r`, `w` are `[R or 1, n]`; a leading 1 is shared by every row.
-  """
-  rows = max(f.shape[0], r.shape[0], w.shape[0])
-  base = _rows_spectrum(f, r, w, BASE_M, full_weight_endpoints)
-  base = jnp.broadcast_to(base, (rows,) + base.shape[1:])
-
-  # Every base-grid bandwidth bisection evaluates is k/1024 (k = 11..1024). With
-  # many rows, one table of their tap spectra beats recomputing taps per row.
-  dtype = base.real.dtype
+  rows = base.shape[0]
+  dtype = base.dtype
+  spectrum = kg.spectrum_of(base, kg.BASE_M)
   table = None
-  if rows >= _TAPS_TABLE_MIN_ROWS:
-    table = jax.vmap(lambda s: _taps_spectrum(s, BASE_M, dtype))(
+  if rows >= _TAPS_TABLE_MIN_ROWS:  # every base bandwidth is k/1024, k = 11..1024
+    table = jax.vmap(lambda s: kg.centered_kernel_spectrum(s, dtype))(
         jnp.arange(1, _DYADIC + 1, dtype=dtype) / _DYADIC)
+  cands = jnp.asarray(CANDIDATES, dtype)
 
-  def evaluate(sigma, candidates):
-    _, t = grid_sizes(sigma)
-    taps = None
-    if table is not None:
-      taps = table[jnp.clip(jnp.round(sigma * _DYADIC).astype(jnp.int32) - 1, 0, _DYADIC - 1)]
-    fn = functools.partial(_smece_from_spectrum, m=BASE_M, t_capacity=BASE_T_CAPACITY)
-    value = jax.vmap(fn)(base, sigma, t, taps)
-    for s in candidates:  # static small bandwidths this step may evaluate
-      m, t_s = grid_sizes(s)
-      hit = sigma == s
-
-      def compute(m=m, t_s=t_s):
-        spec = _rows_spectrum(f, r, w, m, full_weight_endpoints)
-        spec = jnp.broadcast_to(spec, (rows,) + spec.shape[1:])
-        fn = functools.partial(_smece_from_spectrum, m=m, t_capacity=t_s)
-        return jax.vmap(fn, in_axes=(0, 0, None, None))(spec, sigma, t_s, None)
-
-      value = jnp.where(hit, jax.lax.cond(jnp.any(hit), compute, lambda: value), value)
-    return value
+  def evaluate(sigma):
+    is_small = sigma < SMALL_SIGMA
+    s = jnp.where(is_small, 1.0, sigma)
+    if table is None:
+      kernel = jax.vmap(lambda x: kg.centered_kernel_spectrum(x, dtype))(s)
+    else:
+      kernel = table[jnp.clip(jnp.round(s * _DYADIC).astype(jnp.int32) - 1, 0, _DYADIC - 1)]
+    value = kg.base_eval(spectrum, kernel, grid_sizes(s)[1])
+    hit = sigma[:, None] == cands[None, :]
+    small_value = jnp.sum(jnp.where(hit, small, 0.0), axis=-1)
+    return jnp.where(is_small, small_value, value), is_small
 
   one = jnp.ones((rows,), dtype)
-  at_one = evaluate(one, ())
+  at_one, _ = evaluate(one)
   accept_one = at_one > 1.0  # P(1): `1 < eps` is False, so P(1) is `1 < smECE_1`.
 
-  def step(carry, candidates=()):
-    lo, hi, value_lo = carry
+  def step(_, carry):
+    lo, hi, value_lo, reached = carry
     mid = (lo + hi) / 2
     tiny = mid < SIGMA_EPS
-    value = evaluate(jnp.where(tiny, one, mid), candidates)
+    value, used = evaluate(jnp.where(tiny, one, mid))
     ok = tiny | (mid < value)
-    return jnp.where(ok, lo, mid), jnp.where(ok, mid, hi), jnp.where(ok, value_lo, value)
+    return (jnp.where(ok, lo, mid), jnp.where(ok, mid, hi), jnp.where(ok, value_lo, value),
+            reached | (used & ~tiny))
 
-  # Steps before the first small-sigma candidate share one compiled body; the
-  # later ones are unrolled, each with its own static candidates.
-  first = min(_CANDIDATES)
-  carry = jax.lax.fori_loop(0, first, lambda _, c: step(c), (one, jnp.zeros_like(one), at_one))
-  for j in range(first, BISECTION_STEPS):
-    carry = step(carry, _CANDIDATES.get(j, ()))
-  lo, _, value_lo = carry
-  return jnp.where(accept_one, at_one, value_lo), jnp.where(accept_one, one, lo)
+  init = (one, jnp.zeros_like(one), at_one, jnp.zeros((rows,), bool))
+  lo, _, value_lo, reached = jax.lax.fori_loop(0, BISECTION_STEPS, step, init)
+  return jnp.where(accept_one, at_one, value_lo), jnp.where(accept_one, one, lo), reached
+
+
+def _rows_smece(f, r, w, full_weight_endpoints):
+  """Both passes as one traceable function on `[R or 1, n]` rows: `([R], [R])`."""
+  rows = max(f.shape[0], r.shape[0], w.shape[0])
+  base = kg.rows_binned(f, r, w, kg.BASE_M, full_weight_endpoints)
+  base = jnp.broadcast_to(base, (rows,) + base.shape[1:])
+  unknown = jnp.full((rows, len(CANDIDATES)), jnp.nan, base.dtype)
+  value, sigma, reached = search(base, unknown)
+
+  def with_small():
+    grids = tuple(jnp.broadcast_to(g, (rows,) + g.shape[1:])
+                  for g in candidate_grids(f, r, w, full_weight_endpoints))
+    v, s, _ = search(base, candidate_values(grids))
+    return v, s
+
+  return jax.lax.cond(jnp.any(reached), with_small, lambda: (value, sigma))
 
 
 def _make_rows_fn(full_weight_endpoints: bool):
@@ -243,7 +172,7 @@ def _make_rows_fn(full_weight_endpoints: bool):
 
   @jax.custom_batching.custom_vmap
   def rows_fn(f, r, w):
-    return _bisect(f, r, w, full_weight_endpoints)
+    return _rows_smece(f, r, w, full_weight_endpoints)
 
   @rows_fn.def_vmap
   def rule(axis_size, in_batched, f, r, w):
@@ -266,18 +195,72 @@ def _make_rows_fn(full_weight_endpoints: bool):
 
 _ROWS_FN = {flag: _make_rows_fn(flag) for flag in (False, True)}
 
+def _residual_rows(f, y, w):
+  return f[None], (f - y.astype(f.dtype))[None], w[None]
 
-@functools.partial(jax.jit, static_argnames=("full_weight_endpoints",))
-def _smece_jit(f, r, w, full_weight_endpoints):
-  value, sigma = _ROWS_FN[full_weight_endpoints](f[None], r[None], w[None])
-  return value[0], sigma[0]
+
+_base_grid_jit = jax.jit(
+    lambda f, y, w, fwe: kg.rows_binned(*_residual_rows(f, y, w), kg.BASE_M, fwe),
+    static_argnums=3)
+_candidate_grids_jit = jax.jit(
+    lambda f, y, w, fwe: candidate_grids(*_residual_rows(f, y, w), fwe, one_program=True),
+    static_argnums=3)
+_search_jit = jax.jit(search)
+
+
+@jax.jit
+def _candidate_values_one_program(grids):
+  """`candidate_values` of one row as a single vmapped program over the
+  candidates (`kernel_grid.smece_on_grid`): `[1, len(CANDIDATES)]`."""
+  sizes = [grid_sizes(s) for s in CANDIDATES]
+  cap = max(m for m, _ in sizes)
+  stacked = jnp.stack([jnp.pad(g[0], ((0, 0), (0, cap - g.shape[-1]))) for g in grids])
+  ms, ts = (jnp.asarray(v, jnp.int32) for v in zip(*sizes))
+  sig = jnp.asarray(CANDIDATES, stacked.dtype)
+  fn = functools.partial(kg.smece_on_grid, t_capacity=max(t for _, t in sizes))
+  return jax.vmap(fn)(stacked, ms, ts, sig)[None]
+
+
+def bucket_size(n: int) -> int:
+  """The padded size `smece` compiles for: a power of two >= max(n, MIN_BUCKET)."""
+  return max(MIN_BUCKET, 1 << (int(n) - 1).bit_length())
+
+
+PAD_LIMIT = 2**16  # data up to this size are padded to a bucket; larger ones compile per size
+
+
+def _host_inputs(f, y, weights):
+  """Validated concrete `(f, y, w)` for the host path. Up to `PAD_LIMIT` points
+  they are padded in numpy with zero-weight points at f = 0 (which change
+  nothing) to `bucket_size(n)`, so that sizes share compilations; larger data
+  go to the device as they are (padding would copy them)."""
+  f, y = validation.check_binary_pair(f, y)
+  if weights is not None:
+    weights = validation.as_array("weights", weights)
+    validation.check_weights("weights", weights, "f", f)
+  n = f.shape[0]
+  if n > PAD_LIMIT:
+    f = jnp.asarray(f)
+    w = jnp.ones_like(f) if weights is None else jnp.asarray(weights, f.dtype)
+    return f, jnp.asarray(y), w
+  dtype = jax.dtypes.canonicalize_dtype(np.asarray(f).dtype)
+  f = np.asarray(f, dtype)
+  w = np.ones_like(f) if weights is None else np.asarray(weights, dtype)
+  pad = bucket_size(n) - n
+  return tuple(jnp.asarray(np.pad(np.asarray(a, dtype), (0, pad))) for a in (f, y, w))
+
+
+def _padded(f, r, w):
+  """`(f, r, w)` padded with zero-weight points at f = 0 to `bucket_size(n)`."""
+  pad = bucket_size(f.shape[0]) - f.shape[0]
+  return tuple(jnp.pad(a, (0, pad)) for a in (f, r, w))
 
 
 @functools.partial(jax.jit, static_argnames=("m", "t", "full_weight_endpoints"))
 def _smooth_static(f, values, w, sigma, m, t, full_weight_endpoints):
   """Exact-size smoothing at a static bandwidth: `(num, den, mesh, mask)`, `[t]`."""
-  spectrum = _spectrum(_bin(f, values, w[None], m, full_weight_endpoints), m)[0]
-  return _on_mesh(_smooth(spectrum, sigma, m), m, t, t)
+  spectrum = kg.spectrum_of(kg.bin_points(f, values, w[None], m, full_weight_endpoints), m)[0]
+  return kg.on_mesh(kg.smooth(spectrum, sigma, m), m, t, t)
 
 
 def _prepare(f, y, weights):
@@ -307,8 +290,19 @@ def smece(f, y, *, weights=None, full_weight_endpoints: bool = False) -> SmoothE
     `SmoothECE(value, sigma)`, equal to `relplot.smECE(f, y, return_width=True)`.
     `jax.vmap` over any argument runs one batched bisection.
   """
-  f, r, w = _prepare(f, y, weights)
-  return SmoothECE(*_smece_jit(f, r, w, bool(full_weight_endpoints)))
+  fwe = bool(full_weight_endpoints)
+  if not all(validation.is_concrete(a) for a in (f, y, weights) if a is not None):
+    f, r, w = _prepare(f, y, weights)
+    value, sigma = _ROWS_FN[fwe](f[None], r[None], w[None])
+    return SmoothECE(value[0], sigma[0])
+  f, y, w = _host_inputs(f, y, weights)
+  base = _base_grid_jit(f, y, w, fwe)
+  unknown = jnp.full((1, len(CANDIDATES)), jnp.nan, base.dtype)
+  value, sigma, reached = _search_jit(base, unknown)
+  if bool(reached[0]):
+    small = _candidate_values_one_program(_candidate_grids_jit(f, y, w, fwe))
+    value, sigma, _ = _search_jit(base, small)
+  return SmoothECE(value[0], sigma[0])
 
 
 def smece_impl(f, y, w, full_weight_endpoints: bool = False) -> SmoothECE:
@@ -323,11 +317,11 @@ def smece_sigma(f, y, sigma: float, *, weights=None, full_weight_endpoints: bool
   validation.check_sigma("sigma", sigma)
   if not isinstance(sigma, (int, float)):
     raise ValueError(f"sigma: expected a Python float (it sets static grid sizes), got {type(sigma)}")
-  f, r, w = _prepare(f, y, weights)
+  f, r, w = _padded(*_prepare(f, y, weights))
   m, t = grid_sizes(float(sigma))
   num, den, _, mask = _smooth_static(f, r, w, jnp.asarray(sigma, f.dtype), m, t,
                                      bool(full_weight_endpoints))
-  return _ratio(num, den, mask)
+  return kg.ratio(num, den, mask)
 
 
 def kernel_smooth(f, values, sigma: float, *, mesh_points: int | None = None,
@@ -342,6 +336,7 @@ def kernel_smooth(f, values, sigma: float, *, mesh_points: int | None = None,
   f = jnp.asarray(f)
   values = jnp.asarray(values, f.dtype)
   w = jnp.ones_like(f) if weights is None else jnp.asarray(weights, f.dtype)
+  f, values, w = _padded(f, values, w)
   m, t = grid_sizes(float(sigma))
   num, den, mesh, _ = _smooth_static(f, values, w, jnp.asarray(sigma, f.dtype), m,
                                      int(mesh_points or t), bool(full_weight_endpoints))

@@ -128,3 +128,28 @@ def test_jit_of_public_function():
   f, y = _dataset(0, 137)
   out = jax.jit(lambda a, b: smooth_ece.smece(a, b).value)(jnp.asarray(f), jnp.asarray(y))
   assert abs(float(out) - relplot.smECE(f, y)) <= 1e-9
+
+
+def test_small_bandwidths_take_the_second_pass_and_match_relplot():
+  rng = np.random.default_rng(7)
+  f = rng.uniform(size=60_000)
+  y = (rng.uniform(size=f.size) < f).astype(np.float64)
+  ref, ref_sigma = relplot.smECE(f, y, return_width=True)
+  ours = smooth_ece.smece(f, y)
+  assert float(ours.sigma) < smooth_ece.SMALL_SIGMA  # the nine-candidate pass ran
+  assert float(ours.sigma) == ref_sigma
+  assert abs(float(ours.value) - ref) <= 1e-9
+  traced = jax.jit(smooth_ece.smece)(f, y)  # the one-program path agrees
+  assert abs(float(traced.value) - float(ours.value)) <= 1e-12
+
+
+def test_sizes_in_one_bucket_share_every_compiled_program():
+  rng = np.random.default_rng(3)
+  smooth_ece.smece(rng.uniform(size=300), (rng.uniform(size=300) < 0.5) * 1.0)
+  search = smooth_ece._search_jit._cache_size()  # pylint: disable=protected-access
+  binning = smooth_ece._base_grid_jit._cache_size()  # pylint: disable=protected-access
+  for n in (257, 400, 511):
+    smooth_ece.smece(rng.uniform(size=n), (rng.uniform(size=n) < 0.5) * 1.0)
+  assert smooth_ece.bucket_size(257) == smooth_ece.bucket_size(511) == 512
+  assert smooth_ece._search_jit._cache_size() == search  # pylint: disable=protected-access
+  assert smooth_ece._base_grid_jit._cache_size() == binning  # pylint: disable=protected-access
