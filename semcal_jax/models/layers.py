@@ -175,7 +175,14 @@ class Attention(nnx.Module):
     Returns:
       `(out [B, T, D], cache_k, cache_v)`.
     """
-    q, k, v = dense(x, self.q[...]), dense(x, self.k[...]), dense(x, self.v[...])
+    d, h, dh = self.q.shape
+    kv_heads = self.k.shape[1]
+    # One fused projection (a wider GEMM runs nearer peak than three narrow ones).
+    qkv = dense(x, jnp.concatenate([self.q[...].reshape(d, -1), self.k[...].reshape(d, -1),
+                                    self.v[...].reshape(d, -1)], axis=1))
+    q, k, v = jnp.split(qkv, [h * dh, (h + kv_heads) * dh], axis=-1)
+    q = q.reshape(x.shape[:-1] + (h, dh))
+    k, v = (a.reshape(x.shape[:-1] + (kv_heads, dh)) for a in (k, v))
     if self.qkv_bias:
       q, k, v = q + self.q_bias[...], k + self.k_bias[...], v + self.v_bias[...]
     if self.qk_norm:
@@ -183,36 +190,74 @@ class Attention(nnx.Module):
     pos = jnp.maximum(positions, 0)
     q = apply_rope(q, pos, inv_freq)
     k = apply_rope(k, pos, inv_freq)
-    cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, k.astype(cache_k.dtype), slot, axis=1)
-    cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, v.astype(cache_v.dtype), slot, axis=1)
+    if isinstance(slot, int) and slot == 0 and cache_k.shape[1] == k.shape[1]:
+      # The new tokens fill the whole cache (training, scoring): no update op,
+      # so the backward pass does not route gradients through one.
+      cache_k, cache_v = k.astype(cache_k.dtype), v.astype(cache_v.dtype)
+    else:
+      cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, k.astype(cache_k.dtype), slot, axis=1)
+      cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, v.astype(cache_v.dtype), slot, axis=1)
     b, t, h, dh = q.shape
     kv = cache_k.shape[2]
-    qg = q.reshape(b, t, kv, self.groups, dh)
-    logits = jnp.einsum("btkgd,bskd->bkgts", qg, cache_k.astype(q.dtype)).astype(jnp.float32)
+    g = self.groups
+    qg = q.reshape(b, t, kv, g, dh)
+    logits = _scores(qg, cache_k.astype(q.dtype)).astype(jnp.float32)  # [B, K, G, T, S]
     logits = jnp.where(_mask(positions, k_pos, window)[:, None, None], logits * self.scale,
                        NEG_INF)
     if prefix is None:
       probs = rowwise(_softmax, logits).astype(q.dtype)
-      out = jnp.einsum("bkgts,bskd->btkgd", probs, cache_v.astype(q.dtype))
+      out = _weighted(probs, cache_v.astype(q.dtype))
     else:
       pk, pv, ppos = prefix
       groups = pk.shape[0]
-      qp = qg.reshape(groups, b // groups, t, kv, self.groups, dh)
-      plog = jnp.einsum("pmtkgd,pskd->pmkgts", qp, pk.astype(q.dtype)).astype(jnp.float32)
+      qp = qg.reshape(groups, b // groups, t, kv, g, dh)
+      plog = _prefix_scores(qp, pk.astype(q.dtype)).astype(jnp.float32)  # [P, M, K, G, T, Sp]
       pmask = _mask(positions.reshape(groups, b // groups, t), ppos[:, None], window)
       plog = jnp.where(pmask[:, :, None, None], plog * self.scale, NEG_INF)
-      plog = plog.reshape(b, kv, self.groups, t, -1)
+      plog = plog.reshape(b, kv, g, t, -1)
       probs = rowwise(_softmax, jnp.concatenate([plog, logits], axis=-1)).astype(q.dtype)
       sp = pk.shape[1]
-      pp = probs[..., :sp].reshape(groups, b // groups, kv, self.groups, t, sp)
-      out = (jnp.einsum("pmkgts,pskd->pmtkgd", pp, pv.astype(q.dtype)).reshape(
-          b, t, kv, self.groups, dh)
-             + jnp.einsum("bkgts,bskd->btkgd", probs[..., sp:], cache_v.astype(q.dtype)))
+      pp = probs[..., :sp].reshape(groups, b // groups, kv, g, t, sp)
+      out = (_prefix_weighted(pp, pv.astype(q.dtype)).reshape(b, t, kv, g, dh)
+             + _weighted(probs[..., sp:], cache_v.astype(q.dtype)))
     return dense(out.reshape(b, t, h * dh), self.o[...].reshape(h * dh, -1)), cache_k, cache_v
 
 
 def _softmax(x):
   return jax.nn.softmax(x, axis=-1)
+
+
+# Attention products as batched GEMMs with the batch axes leading and the G
+# query heads of a KV head folded into the rows (`[B, K, G*T, Dh] @ [B, K, Dh, S]`):
+# the same sums as the grouped einsums, in the layout CPU and TPU GEMMs run best.
+def _scores(q, k):
+  """`q [B, T, K, G, Dh]`, `k [B, S, K, Dh]` -> `[B, K, G, T, S]`."""
+  b, t, kv, g, dh = q.shape
+  rows = q.transpose(0, 2, 3, 1, 4).reshape(b, kv, g * t, dh)
+  return (rows @ k.transpose(0, 2, 3, 1)).reshape(b, kv, g, t, -1)
+
+
+def _weighted(probs, v):
+  """`probs [B, K, G, T, S]`, `v [B, S, K, Dh]` -> `[B, T, K, G, Dh]`."""
+  b, kv, g, t, s = probs.shape
+  out = probs.reshape(b, kv, g * t, s) @ v.transpose(0, 2, 1, 3)
+  return out.reshape(b, kv, g, t, -1).transpose(0, 3, 1, 2, 4)
+
+
+def _prefix_scores(q, pk):
+  """`q [P, M, T, K, G, Dh]`, `pk [P, Sp, K, Dh]` -> `[P, M, K, G, T, Sp]`."""
+  p, m, t, kv, g, dh = q.shape
+  rows = q.transpose(0, 3, 1, 4, 2, 5).reshape(p, kv, m * g * t, dh)
+  out = (rows @ pk.transpose(0, 2, 3, 1)).reshape(p, kv, m, g, t, -1)
+  return out.transpose(0, 2, 1, 3, 4, 5)
+
+
+def _prefix_weighted(probs, pv):
+  """`probs [P, M, K, G, T, Sp]`, `pv [P, Sp, K, Dh]` -> `[P, M, T, K, G, Dh]`."""
+  p, m, kv, g, t, sp = probs.shape
+  rows = probs.transpose(0, 2, 1, 3, 4, 5).reshape(p, kv, m * g * t, sp)
+  out = (rows @ pv.transpose(0, 2, 1, 3)).reshape(p, kv, m, g, t, -1)
+  return out.transpose(0, 2, 4, 1, 3, 5)
 
 
 def _mask(q_pos, k_pos, window):
@@ -232,12 +277,14 @@ class MLP(nnx.Module):
     self.activation = cfg.activation
 
   def __call__(self, x):
-    gate = dense(x, self.gate[...])
+    # Gate and up as one GEMM of twice the width.
+    gate, up = jnp.split(dense(x, jnp.concatenate([self.gate[...], self.up[...]], axis=1)), 2,
+                         axis=-1)
     if self.activation == "silu":
       gate = jax.nn.silu(gate)
     else:
       gate = jax.nn.gelu(gate, approximate=True)
-    return dense(gate * dense(x, self.up[...]), self.down[...])
+    return dense(gate * up, self.down[...])
 
 
 class Block(nnx.Module):
