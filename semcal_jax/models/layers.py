@@ -177,12 +177,17 @@ class Attention(nnx.Module):
     """
     d, h, dh = self.q.shape
     kv_heads = self.k.shape[1]
-    # One fused projection (a wider GEMM runs nearer peak than three narrow ones).
-    qkv = dense(x, jnp.concatenate([self.q[...].reshape(d, -1), self.k[...].reshape(d, -1),
-                                    self.v[...].reshape(d, -1)], axis=1))
-    q, k, v = jnp.split(qkv, [h * dh, (h + kv_heads) * dh], axis=-1)
-    q = q.reshape(x.shape[:-1] + (h, dh))
-    k, v = (a.reshape(x.shape[:-1] + (kv_heads, dh)) for a in (k, v))
+    if x.shape[1] > 1:
+      # Many tokens per row (prefill, training): one fused projection, a wider GEMM
+      # that runs nearer peak. A decode step (one token per row) keeps three, since
+      # concatenating the weights would copy them once per generated token.
+      qkv = dense(x, jnp.concatenate([self.q[...].reshape(d, -1), self.k[...].reshape(d, -1),
+                                      self.v[...].reshape(d, -1)], axis=1))
+      q, k, v = jnp.split(qkv, [h * dh, (h + kv_heads) * dh], axis=-1)
+      q = q.reshape(x.shape[:-1] + (h, dh))
+      k, v = (a.reshape(x.shape[:-1] + (kv_heads, dh)) for a in (k, v))
+    else:
+      q, k, v = dense(x, self.q[...]), dense(x, self.k[...]), dense(x, self.v[...])
     if self.qkv_bias:
       q, k, v = q + self.q_bias[...], k + self.k_bias[...], v + self.v_bias[...]
     if self.qk_norm:
@@ -277,9 +282,11 @@ class MLP(nnx.Module):
     self.activation = cfg.activation
 
   def __call__(self, x):
-    # Gate and up as one GEMM of twice the width.
-    gate, up = jnp.split(dense(x, jnp.concatenate([self.gate[...], self.up[...]], axis=1)), 2,
-                         axis=-1)
+    if x.ndim == 3 and x.shape[1] > 1:  # many tokens per row: gate and up as one GEMM
+      gate, up = jnp.split(dense(x, jnp.concatenate([self.gate[...], self.up[...]], axis=1)), 2,
+                           axis=-1)
+    else:  # a decode step: no per-token copy of the weights (see Attention)
+      gate, up = dense(x, self.gate[...]), dense(x, self.up[...])
     if self.activation == "silu":
       gate = jax.nn.silu(gate)
     else:
