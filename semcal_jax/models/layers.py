@@ -177,8 +177,9 @@ class Attention(nnx.Module):
     """
     d, h, dh = self.q.shape
     kv_heads = self.k.shape[1]
-    if x.shape[1] > 1:
-      # Many tokens per row (prefill, training): one fused projection, a wider GEMM
+    if x.shape[1] > 1 and _ROW_CHUNK.get() is None:
+      # Many tokens per row (training, scoring; not in batch-invariant mode, whose
+      # row blocks are fixed): one fused projection, a wider GEMM
       # that runs nearer peak. A decode step (one token per row) keeps three, since
       # concatenating the weights would copy them once per generated token.
       qkv = dense(x, jnp.concatenate([self.q[...].reshape(d, -1), self.k[...].reshape(d, -1),
@@ -282,7 +283,8 @@ class MLP(nnx.Module):
     self.activation = cfg.activation
 
   def __call__(self, x):
-    if x.ndim == 3 and x.shape[1] > 1:  # many tokens per row: gate and up as one GEMM
+    if x.ndim == 3 and x.shape[1] > 1 and _ROW_CHUNK.get() is None:
+      # many tokens per row, outside batch-invariant mode: gate and up as one GEMM
       gate, up = jnp.split(dense(x, jnp.concatenate([self.gate[...], self.up[...]], axis=1)), 2,
                            axis=-1)
     else:  # a decode step: no per-token copy of the weights (see Attention)
