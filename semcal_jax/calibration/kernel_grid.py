@@ -78,13 +78,16 @@ def spectrum_of(binned, m: int):
   return jnp.fft.rfft(jnp.concatenate([binned, binned[..., -2:0:-1]], axis=-1), axis=-1)
 
 
+def gaussian_taps(x, sigma):
+  """relplot's kernel values at offsets `x` (not scaled by the grid step)."""
+  return jnp.exp(-x * x / (2 * sigma * sigma)) / (math.sqrt(2 * math.pi) * sigma)
+
+
 def taps_spectrum(sigma, m: int, dtype):
   """rfft of the Gaussian taps on the m-point grid (centred at 0.5, truncated at
   +-0.5, not scaled by the step), zero-padded to the period 2(m - 1): `[m]`."""
   period = 2 * (m - 1)
-  t = linspace(m, period, dtype)
-  var = sigma * sigma
-  taps = jnp.exp(-(t - 0.5) * (t - 0.5) / (2 * var)) / (math.sqrt(2 * math.pi) * sigma)
+  taps = gaussian_taps(linspace(m, period, dtype) - 0.5, sigma)
   return jnp.fft.rfft(jnp.where(jnp.arange(period) < m, taps, 0.0))
 
 
@@ -97,13 +100,15 @@ def smooth(spectrum, sigma, m: int, taps=None):
   return conv[:, m // 2: m // 2 + m]  # relplot's kept window of the 'valid' convolution
 
 
-def on_mesh(grid, m: int, t_count, t_capacity: int):
-  """Linear interpolation of `[2, m]` grid values at the first `t_count` of
-  `t_capacity` mesh points. Returns `(num, den, mesh, mask)`, each `[t_capacity]`."""
+def on_mesh(grid, m, t_count, t_capacity: int):
+  """Linear interpolation of `[2, >= m]` grid values (the first m live; m may be
+  traced) at the first `t_count` of `t_capacity` mesh points. Returns
+  `(num, den, mesh, mask)`, each `[t_capacity]`."""
   dtype = grid.dtype
+  steps = jnp.asarray(m - 1).astype(dtype)
   mesh = linspace(t_count, t_capacity, dtype)
-  inds = jnp.clip((mesh * float(m - 1)).astype(jnp.int32), 0, m - 2)
-  bucket = 1.0 / float(m - 1)
+  inds = jnp.clip((mesh * steps).astype(jnp.int32), 0, m - 2)
+  bucket = 1.0 / steps
   resid = (mesh - inds.astype(dtype) * bucket) / bucket
   values = grid[:, inds] * (1 - resid) + grid[:, inds + 1] * resid
   return values[0], values[1], mesh, jnp.arange(t_capacity) < t_count
@@ -142,8 +147,7 @@ def centered_kernel_spectrum(sigma, dtype):
   period = 2 * (BASE_M - 1)
   k = jnp.arange(period)
   d = jnp.minimum(k, period - k)
-  x = d.astype(dtype) / float(BASE_M - 1)
-  taps = jnp.exp(-x * x / (2 * sigma * sigma)) / (math.sqrt(2 * math.pi) * sigma)
+  taps = gaussian_taps(d.astype(dtype) / float(BASE_M - 1), sigma)
   return jnp.fft.rfft(jnp.where(d <= BASE_M // 2, taps, 0.0)).real
 
 
@@ -193,14 +197,8 @@ def smece_on_grid(grid, m, t_count, sigma, t_capacity: int):
   src = jnp.where(e < m, e, period - e)
   z = jnp.where(k < 2 * m - 1, grid[:, jnp.clip(src, 0, cap - 1)], 0.0)
   j = jnp.arange(cap)
-  t = j.astype(dtype) / (m - 1).astype(dtype)
-  taps = jnp.exp(-(t - 0.5) * (t - 0.5) / (2 * sigma * sigma)) / (math.sqrt(2 * math.pi) * sigma)
-  taps = jnp.where(j < m, taps, 0.0)
+  taps = jnp.where(j < m, gaussian_taps(j.astype(dtype) / (m - 1).astype(dtype) - 0.5, sigma), 0.0)
   conv = jnp.fft.irfft(jnp.fft.rfft(z, n=size) * jnp.fft.rfft(taps, n=size), n=size)
   smooth_grid = jax.lax.dynamic_slice_in_dim(conv, m - 1, cap, axis=-1)  # [2, cap]
-  mesh = linspace(t_count, t_capacity, dtype)
-  inds = jnp.clip((mesh * (m - 1).astype(dtype)).astype(jnp.int32), 0, m - 2)
-  bucket = 1.0 / (m - 1).astype(dtype)
-  resid = (mesh - inds.astype(dtype) * bucket) / bucket
-  values = smooth_grid[:, inds] * (1 - resid) + smooth_grid[:, inds + 1] * resid
-  return ratio(values[0], values[1], jnp.arange(t_capacity) < t_count)
+  num, den, _, mask = on_mesh(smooth_grid, m, t_count, t_capacity)
+  return ratio(num, den, mask)

@@ -230,30 +230,33 @@ PAD_LIMIT = 2**16  # data up to this size are padded to a bucket; larger ones co
 
 
 def _host_inputs(f, y, weights):
-  """Validated concrete `(f, y, w)` for the host path. Up to `PAD_LIMIT` points
-  they are padded in numpy with zero-weight points at f = 0 (which change
-  nothing) to `bucket_size(n)`, so that sizes share compilations; larger data
-  go to the device as they are (padding would copy them)."""
+  """Validated concrete `(f, y, w)` for the host path, padded by `_to_bucket`."""
   f, y = validation.check_binary_pair(f, y)
   if weights is not None:
     weights = validation.as_array("weights", weights)
     validation.check_weights("weights", weights, "f", f)
-  n = f.shape[0]
-  if n > PAD_LIMIT:
-    f = jnp.asarray(f)
-    w = jnp.ones_like(f) if weights is None else jnp.asarray(weights, f.dtype)
-    return f, jnp.asarray(y), w
+  w = np.ones(f.shape, np.asarray(f).dtype) if weights is None else weights
+  return _to_bucket(f, y, w)
+
+
+def _to_bucket(f, *others):
+  """`f` and arrays like it on the device, in f's (canonical) float type. Up to
+  `PAD_LIMIT` points they are padded in numpy with zeros (zero-weight points at
+  f = 0, which change nothing) to `bucket_size(n)`, so that sizes share
+  compilations; larger data go as they are (padding would copy them)."""
   dtype = jax.dtypes.canonicalize_dtype(np.asarray(f).dtype)
-  f = np.asarray(f, dtype)
-  w = np.ones_like(f) if weights is None else np.asarray(weights, dtype)
+  n = np.shape(f)[0]
+  if n > PAD_LIMIT:
+    return tuple(jnp.asarray(a).astype(dtype) for a in (f,) + others)
   pad = bucket_size(n) - n
-  return tuple(jnp.asarray(np.pad(np.asarray(a, dtype), (0, pad))) for a in (f, y, w))
+  return tuple(jnp.asarray(np.pad(np.asarray(a, dtype), (0, pad))) for a in (f,) + others)
 
 
-def _padded(f, r, w):
-  """`(f, r, w)` padded with zero-weight points at f = 0 to `bucket_size(n)`."""
-  pad = bucket_size(f.shape[0]) - f.shape[0]
-  return tuple(jnp.pad(a, (0, pad)) for a in (f, r, w))
+def _traced_bucket(*arrays):
+  """`_to_bucket`'s padding with jnp, for arguments that may be traced (the
+  diagrams vmap `kernel_smooth` over bootstrap weights)."""
+  pad = bucket_size(arrays[0].shape[0]) - arrays[0].shape[0]
+  return tuple(jnp.pad(a, (0, pad)) for a in arrays)
 
 
 @functools.partial(jax.jit, static_argnames=("m", "t", "full_weight_endpoints"))
@@ -317,7 +320,7 @@ def smece_sigma(f, y, sigma: float, *, weights=None, full_weight_endpoints: bool
   validation.check_sigma("sigma", sigma)
   if not isinstance(sigma, (int, float)):
     raise ValueError(f"sigma: expected a Python float (it sets static grid sizes), got {type(sigma)}")
-  f, r, w = _padded(*_prepare(f, y, weights))
+  f, r, w = _to_bucket(*_prepare(f, y, weights))
   m, t = grid_sizes(float(sigma))
   num, den, _, mask = _smooth_static(f, r, w, jnp.asarray(sigma, f.dtype), m, t,
                                      bool(full_weight_endpoints))
@@ -336,7 +339,7 @@ def kernel_smooth(f, values, sigma: float, *, mesh_points: int | None = None,
   f = jnp.asarray(f)
   values = jnp.asarray(values, f.dtype)
   w = jnp.ones_like(f) if weights is None else jnp.asarray(weights, f.dtype)
-  f, values, w = _padded(f, values, w)
+  f, values, w = _traced_bucket(f, values, w)
   m, t = grid_sizes(float(sigma))
   num, den, mesh, _ = _smooth_static(f, values, w, jnp.asarray(sigma, f.dtype), m,
                                      int(mesh_points or t), bool(full_weight_endpoints))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import math
 
 import jax
@@ -55,6 +56,23 @@ def dense(x, w):
     padded = jnp.pad(rows, ((0, (-n) % chunk), (0, 0)))
     out = jax.lax.map(lambda c: c @ w2, padded.reshape(-1, chunk, d)).reshape(-1, w2.shape[1])[:n]
   return out.reshape(lead + out_shape)
+
+
+def dense_many(x, ws):
+  """`[dense(x, w) for w in ws]` (each `w [D, ...]`), as one GEMM over the
+  concatenated weights when x holds many tokens per row (`[B, T > 1, D]`,
+  training and scoring), where one wide GEMM runs nearer peak than several
+  narrow ones. A decode step (T = 1) keeps separate GEMMs, since concatenating
+  would copy the weights once per generated token, and so does batch-invariant
+  mode, whose row blocks must not change with the weights' layout."""
+  fuse = x.ndim == 3 and x.shape[1] > 1 and _ROW_CHUNK.get() is None
+  if not fuse:
+    return tuple(dense(x, w) for w in ws)
+  d = x.shape[-1]
+  widths = [math.prod(w.shape[1:]) for w in ws]
+  out = dense(x, jnp.concatenate([w.reshape(d, -1) for w in ws], axis=1))
+  parts = jnp.split(out, list(itertools.accumulate(widths))[:-1], axis=-1)
+  return tuple(p.reshape(x.shape[:-1] + w.shape[1:]) for p, w in zip(parts, ws))
 
 
 def rowwise(fn, *xs):
@@ -175,20 +193,7 @@ class Attention(nnx.Module):
     Returns:
       `(out [B, T, D], cache_k, cache_v)`.
     """
-    d, h, dh = self.q.shape
-    kv_heads = self.k.shape[1]
-    if x.shape[1] > 1 and _ROW_CHUNK.get() is None:
-      # Many tokens per row (training, scoring; not in batch-invariant mode, whose
-      # row blocks are fixed): one fused projection, a wider GEMM
-      # that runs nearer peak. A decode step (one token per row) keeps three, since
-      # concatenating the weights would copy them once per generated token.
-      qkv = dense(x, jnp.concatenate([self.q[...].reshape(d, -1), self.k[...].reshape(d, -1),
-                                      self.v[...].reshape(d, -1)], axis=1))
-      q, k, v = jnp.split(qkv, [h * dh, (h + kv_heads) * dh], axis=-1)
-      q = q.reshape(x.shape[:-1] + (h, dh))
-      k, v = (a.reshape(x.shape[:-1] + (kv_heads, dh)) for a in (k, v))
-    else:
-      q, k, v = dense(x, self.q[...]), dense(x, self.k[...]), dense(x, self.v[...])
+    q, k, v = dense_many(x, (self.q[...], self.k[...], self.v[...]))
     if self.qkv_bias:
       q, k, v = q + self.q_bias[...], k + self.k_bias[...], v + self.v_bias[...]
     if self.qk_norm:
@@ -283,12 +288,7 @@ class MLP(nnx.Module):
     self.activation = cfg.activation
 
   def __call__(self, x):
-    if x.ndim == 3 and x.shape[1] > 1 and _ROW_CHUNK.get() is None:
-      # many tokens per row, outside batch-invariant mode: gate and up as one GEMM
-      gate, up = jnp.split(dense(x, jnp.concatenate([self.gate[...], self.up[...]], axis=1)), 2,
-                           axis=-1)
-    else:  # a decode step: no per-token copy of the weights (see Attention)
-      gate, up = dense(x, self.gate[...]), dense(x, self.up[...])
+    gate, up = dense_many(x, (self.gate[...], self.up[...]))
     if self.activation == "silu":
       gate = jax.nn.silu(gate)
     else:
