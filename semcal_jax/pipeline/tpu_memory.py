@@ -39,6 +39,7 @@ import types
 
 from semcal_jax.models import sharding
 from semcal_jax.models.config import ModelConfig
+from semcal_jax.sampling import planning
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
 
@@ -140,10 +141,7 @@ class SamplingMemory:
 
 def batch_shape(max_rows: int, num_samples: int, data: int, n_questions: int = 0):
   """`(P, R)`: prompts and rows of a compiled batch, as `sampling.sample` makes them."""
-  prompts = max(1, max_rows // num_samples)
-  if n_questions:
-    prompts = min(prompts, n_questions)
-  prompts = -(-prompts // data) * data
+  prompts = planning.prompts_per_batch(max_rows, num_samples, data, n_questions)
   return prompts, prompts * num_samples
 
 

@@ -1,11 +1,10 @@
-"""`sample()`: M answers to each prompt, from text in to texts, ids and log-probs out.
+"""`Sampler`: M answers to each prompt, from text in to texts, ids and log-probs out.
 
-Host side of sampling: tokenise, sort prompts by length into fixed-size batches
-(the last one padded with dummy prompts), pad each batch to the bucket of its
-longest prompt (powers of two, or configured buckets; one compilation per
-bucket), place rows on the mesh's 'data' axis, run `decode.prefill` and
-`decode.decode` (compacting finished rows away), and turn the device arrays
-into texts cut at stop strings.
+A `Sampler` pairs a loaded model with a `SamplerConfig`. It tokenises, lets
+`planning` cut the prompts into fixed-shape batches, places rows on the mesh's
+'data' axis, runs `decode.prefill` and `decode.decode` (compacting finished
+rows away) and lets `texts` turn the ids into answers cut at stop strings.
+`sample()` is the one-call form.
 
 Multi-host (Cloud TPU pods), after `multihost.initialize`, two ways:
 - a mesh of each host's local devices: every host samples its own share of the
@@ -32,10 +31,9 @@ from tqdm import tqdm
 
 from semcal_jax import multihost
 from semcal_jax.models import sharding as sharding_lib
-from semcal_jax.sampling import decode, stopping
-from semcal_jax.sampling.distributions import SamplingParams
-
-MIN_BUCKET = 16
+from semcal_jax.sampling import compiles, decode, planning, stopping
+from semcal_jax.sampling import texts as texts_lib
+from semcal_jax.sampling.config import SamplerConfig
 
 
 @dataclasses.dataclass
@@ -85,14 +83,130 @@ def stable_id(x) -> int:
   return zlib.crc32(str(x).encode("utf-8")) & 0x7FFFFFFF
 
 
-def bucket_length(n: int, buckets: Sequence[int] | None = None) -> int:
-  """The smallest bucket >= n (powers of two from 16, unless buckets are given)."""
-  if buckets:
-    for b in sorted(buckets):
-      if b >= n:
-        return int(b)
-    raise ValueError(f"prompt of {n} tokens is longer than the largest bucket {max(buckets)}")
-  return max(MIN_BUCKET, 1 << (n - 1).bit_length())
+class Sampler:
+  """A model and a `SamplerConfig`: the stop tables built once, the compiled
+  programs shared by every sampler with the same config and model shapes.
+
+      sampler = Sampler(loaded, SamplerConfig.create(num_samples=20, max_new_tokens=24,
+                                                     stop=("\\n",)))
+      result = sampler.sample(prompts, seed=0)
+  """
+
+  def __init__(self, loaded, config: SamplerConfig, mesh=None):
+    self.loaded, self.config = loaded, config
+    self.mesh = mesh if mesh is not None else loaded.mesh
+    self.data_size = self.mesh.shape["data"] if self.mesh is not None else 1
+    tok = loaded.tokenizer
+    ids = config.stop_token_ids if config.stop_token_ids is not None else (
+        tok.stop_ids if tok else ())
+    self.stop_ids = tuple(ids)
+    self._stop_arr = jnp.asarray(list(self.stop_ids) or [-1], jnp.int32)
+    tables = (stopping.tables_for(tok, config.stop, loaded.config.vocab_size)
+              if config.stop else None)
+    self._tables = (tuple(jnp.asarray(t) for t in tables) if tables else
+                    (jnp.zeros((1, 1), jnp.int32), jnp.zeros((1, 1), bool)))
+
+  def encode(self, prompts, add_bos: bool | None = None) -> list[list[int]]:
+    """Token ids of text prompts (BOS by the tokenizer's rule) or id lists, checked."""
+    if not prompts:
+      raise ValueError("prompts: empty")
+    tok = self.loaded.tokenizer
+    ids = [list(p) if not isinstance(p, str) else tok.encode(p, add_bos=add_bos)
+           for p in prompts]
+    limit = self.loaded.config.max_position_embeddings
+    for i, p in enumerate(ids):
+      if not p:
+        raise ValueError("prompts: a prompt has no tokens")
+      if len(p) + self.config.max_new_tokens > limit:
+        raise ValueError(f"prompt {i}: {len(p)} tokens + max_new_tokens "
+                         f"{self.config.max_new_tokens} exceed the model's {limit} positions")
+    return ids
+
+  def sample(self, prompts: Sequence[str | Sequence[int]], *, seed: int = 0,
+             question_ids: Sequence[Any] | None = None, add_bos: bool | None = None,
+             progress: bool = True) -> SampleResult:
+    """`config.num_samples` continuations of every prompt.
+
+    Args:
+      prompts: texts (tokenised here, BOS by the model's rule) or token-id lists.
+      seed: sampling seed; with `question_ids` it fixes every sample.
+      question_ids: stable id per prompt (ints or strings; default: its index),
+        so that a sample does not depend on how prompts are batched.
+      add_bos: override the tokenizer's BOS rule for text prompts.
+      progress: show a progress bar with tokens/s.
+    """
+    cfg = self.config
+    ids = self.encode(prompts, add_bos)
+    qids = [stable_id(q) for q in (question_ids if question_ids is not None else range(len(ids)))]
+    if len(qids) != len(ids):
+      raise ValueError(f"question_ids: {len(qids)} ids for {len(ids)} prompts")
+    per_batch = planning.prompts_per_batch(cfg.max_rows, cfg.num_samples, self.data_size,
+                                           len(ids), cfg.batch_size)
+    batches = planning.plan_batches([len(p) for p in ids], per_batch, cfg.buckets)
+    q, m, n = len(ids), cfg.num_samples, cfg.max_new_tokens
+    out = (np.zeros((q, m, n), np.int32), np.zeros((q, m, n), np.float32),
+           np.zeros((q, m), np.int32), np.zeros((q, m), np.int32))
+    t_start, generated = time.perf_counter(), 0
+    bar = tqdm(batches, desc="sampling", unit="batch", disable=not progress, leave=False)
+    with compiles.CompileLog() as log:
+      for batch in bar:
+        tokens, positions = planning.left_padded(ids, batch)
+        keys = decode.sample_keys(seed, [qids[i] for i in batch.rows], m)
+        got = self._run_batch(tokens, positions, keys)
+        k, members = len(batch.members), list(batch.members)
+        for dst, src in zip(out, got):
+          dst[members] = src.reshape((per_batch, m) + src.shape[1:])[:k]
+        generated += int(out[2][members].sum())
+        bar.set_postfix(tok_s=f"{generated / max(time.perf_counter() - t_start, 1e-9):.0f}")
+    wall = time.perf_counter() - t_start
+    texts, reasons = texts_lib.answer_texts(self.loaded.tokenizer, out[0], out[2], out[3],
+                                            cfg.stop, set(self.stop_ids))
+    stats = {"generated_tokens": generated, "wall_seconds": wall,
+             "compile_seconds": log.seconds, "compilations": log.traces,
+             "tokens_per_second": generated / max(wall, 1e-9), "batches": len(batches),
+             "rows_per_batch": per_batch * m}
+    return SampleResult(texts, out[0], out[1], out[2], reasons,
+                        np.asarray([len(p) for p in ids]), stats)
+
+  def _run_batch(self, tokens, positions, keys):
+    """Prefill and decode one batch, compacting rows as they finish.
+
+    Returns host arrays `(tokens [R, N], logprobs [R, N], lengths [R], reasons [R])`.
+    """
+    spec, mesh = self.config.decode_spec, self.mesh
+    graphdef, state = nnx.split(self.loaded.model)
+    fixed = (self._stop_arr,) + self._tables
+    n, segment = spec.max_new_tokens, self.config.segment
+    min_rows = self.config.min_rows(self.data_size)
+    prefix, rows = decode.prefill(graphdef, spec, state, *_place(mesh, tokens, positions, keys),
+                                  *fixed)
+    r = rows.lengths.shape[0]
+    out = (np.zeros((r, n), np.int32), np.zeros((r, n), np.float32), np.zeros((r,), np.int32),
+           np.zeros((r,), np.int32))
+    owner = np.arange(r)  # original row of each current row
+    group, step = spec.num_samples, jnp.int32(1)  # rows per prompt-cache row
+
+    def save(rows, which):
+      got = multihost.to_host((rows.tokens, rows.logprobs, rows.lengths, rows.reason))
+      for dst, src in zip(out, got):
+        dst[owner[which]] = np.asarray(src)[which]
+
+    while True:
+      step, rows = decode.decode(graphdef, spec, state, rows, step, step + segment, prefix,
+                                 *fixed)
+      done = multihost.to_host(rows.done)
+      if done.all() or int(step) >= n:
+        break
+      active = np.flatnonzero(~done)
+      size = max(min_rows, 1 << (len(active) - 1).bit_length())
+      if size <= len(done) // 2:  # compact: keep running rows only
+        save(rows, np.flatnonzero(done))
+        index = np.concatenate([active, np.full(size - len(active), active[0])])
+        rows, prefix = decode.compact(rows, prefix, _place_index(mesh, index), group)
+        owner, group = owner[index], 1
+    save(rows, np.arange(len(owner)))
+    out[3][out[3] == decode.RUNNING] = decode.LENGTH
+    return out
 
 
 def sample(loaded, prompts: Sequence[str | Sequence[int]], *, num_samples: int,
@@ -103,151 +217,16 @@ def sample(loaded, prompts: Sequence[str | Sequence[int]], *, num_samples: int,
            add_bos: bool | None = None, buckets: Sequence[int] | None = None,
            row_chunk: int | None = 64, batch_size: int | None = None,
            progress: bool = True) -> SampleResult:
-  """Samples `num_samples` continuations of every prompt.
-
-  Args:
-    loaded: what `semcal_jax.models.load` returns.
-    prompts: texts (tokenised here, BOS by the model's rule) or token-id lists.
-    num_samples: M samples per prompt.
-    max_new_tokens: N, the most tokens a sample may have.
-    temperature, top_k, top_p, min_p, greedy: the next-token rule
-      (temperature 1 and no truncation = the model's own distribution).
-    stop: stop strings; a sample ends at the first one (matched across tokens).
-    stop_token_ids: ids that end a sample (default: the tokenizer's `stop_ids`).
-    seed: sampling seed; with `question_ids` it fixes every sample.
-    mesh: a `('data', 'model')` mesh (default: the model's); rows go on 'data'.
-    question_ids: stable id per prompt (ints or strings; default: its index),
-      so that a sample does not depend on how prompts are batched.
-    max_rows: rows (prompts x samples) per compiled batch.
-    batch_size: prompts per compiled batch (default: as many as `max_rows`
-      allows, at most all prompts). Fix it to reuse one compilation across calls
-      with different numbers of prompts (short batches are padded).
-    add_bos: override the tokenizer's BOS rule for text prompts.
-    buckets: prompt-length buckets (default powers of two).
-    row_chunk: matmuls run on row blocks of exactly this size, so that samples
-      are bit-identical whatever the batch size or device count (None: plain
-      matmuls, a little faster, reproducible only for the same batching).
-    progress: show a progress bar with tokens/s.
-  """
-  if num_samples < 1 or max_new_tokens < 1:
-    raise ValueError(f"num_samples and max_new_tokens must be >= 1, got {num_samples}, "
-                     f"{max_new_tokens}")
-  if not prompts:
-    raise ValueError("prompts: empty")
-  params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
-                          greedy=greedy)
-  tok = loaded.tokenizer
-  ids = [list(p) if not isinstance(p, str) else tok.encode(p, add_bos=add_bos) for p in prompts]
-  if any(len(p) == 0 for p in ids):
-    raise ValueError("prompts: a prompt has no tokens")
-  qids = [stable_id(q) for q in (question_ids if question_ids is not None else range(len(ids)))]
-  if len(qids) != len(ids):
-    raise ValueError(f"question_ids: {len(qids)} ids for {len(ids)} prompts")
-  mesh = mesh if mesh is not None else loaded.mesh
-  data_size = mesh.shape["data"] if mesh is not None else 1
-  per_batch = max(1, max_rows // num_samples)
-  per_batch = min(per_batch, batch_size) if batch_size else min(per_batch, len(prompts))
-  per_batch = -(-per_batch // data_size) * data_size  # whole prompts per device
-  cfg = loaded.config
-  stops = tuple(stop_token_ids if stop_token_ids is not None else (tok.stop_ids if tok else ()))
-  stop_arr = jnp.asarray(list(stops) or [-1], jnp.int32)
-  tables = stopping.tables_for(tok, tuple(stop), cfg.vocab_size) if stop else None
-  next_state, hit = (jnp.asarray(t) for t in tables) if tables else (jnp.zeros((1, 1), jnp.int32),
-                                                                      jnp.zeros((1, 1), bool))
-  spec = decode.DecodeSpec(num_samples, max_new_tokens, params, bool(stop), row_chunk)
-  min_rows = (row_chunk or 8) * data_size  # smallest row batch after compaction
-  segment = 4  # decode steps between checks for finished rows
-  graphdef, state = nnx.split(loaded.model)
-
-  for i, p in enumerate(ids):
-    if len(p) + max_new_tokens > cfg.max_position_embeddings:
-      raise ValueError(f"prompt {i}: {len(p)} tokens + max_new_tokens {max_new_tokens} exceed "
-                       f"the model's {cfg.max_position_embeddings} positions")
-  # Batches of prompts of similar length (sorted), each padded to the bucket of its
-  # longest prompt; only the last batch is topped up with dummy prompts.
-  order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
-  batches = []
-  for start in range(0, len(order), per_batch):
-    members = order[start:start + per_batch]
-    batches.append((bucket_length(max(len(ids[i]) for i in members), buckets), members))
-
-  q, m, n = len(ids), num_samples, max_new_tokens
-  out_tok = np.zeros((q, m, n), np.int32)
-  out_lp = np.zeros((q, m, n), np.float32)
-  out_len = np.zeros((q, m), np.int32)
-  out_reason = np.zeros((q, m), np.int32)
-  t_start, compile_s, generated = time.perf_counter(), 0.0, 0
-  bar = tqdm(batches, desc="sampling", unit="batch", disable=not progress, leave=False)
-  for width, members in bar:
-    rows = members + [members[0]] * (per_batch - len(members))  # pad: static shapes
-    tokens = np.zeros((per_batch, width), np.int32)
-    positions = np.full((per_batch, width), -1, np.int32)
-    for j, i in enumerate(rows):
-      length = len(ids[i])
-      tokens[j, width - length:] = ids[i]
-      positions[j, width - length:] = np.arange(length)
-    keys = decode.sample_keys(seed, [qids[i] for i in rows], m)
-    traces = sum(decode.TRACE_COUNT.values())
-    t0 = time.perf_counter()
-    toks, lps, lens, reasons = _run_batch(graphdef, spec, state, mesh, tokens, positions, keys,
-                                          stop_arr, next_state, hit, segment, min_rows)
-    if sum(decode.TRACE_COUNT.values()) != traces:
-      compile_s += time.perf_counter() - t0  # includes that batch's run; reported apart
-    toks, lps, lens, reasons = (a.reshape((per_batch, m) + a.shape[1:])
-                                for a in (toks, lps, lens, reasons))
-    k = len(members)
-    out_tok[members], out_lp[members] = toks[:k], lps[:k]
-    out_len[members], out_reason[members] = lens[:k], reasons[:k]
-    generated += int(lens[:k].sum())
-    elapsed = time.perf_counter() - t_start
-    bar.set_postfix(tok_s=f"{generated / max(elapsed, 1e-9):.0f}")
-  wall = time.perf_counter() - t_start
-  texts, reasons = _texts(tok, out_tok, out_len, out_reason, stop, set(stops))
-  stats = {"generated_tokens": generated, "wall_seconds": wall, "compile_seconds": compile_s,
-           "tokens_per_second": generated / max(wall, 1e-9), "batches": len(batches),
-           "rows_per_batch": per_batch * m}
-  return SampleResult(texts, out_tok, out_lp, out_len, reasons,
-                      np.asarray([len(p) for p in ids]), stats)
-
-
-def _run_batch(graphdef, spec, state, mesh, tokens, positions, keys, stop_arr, next_state, hit,
-               segment, min_rows):
-  """Prefill and decode one batch, compacting rows as they finish.
-
-  Returns host arrays `(tokens [R, N], logprobs [R, N], lengths [R], reasons [R])`.
-  """
-  n = spec.max_new_tokens
-  args = _place(mesh, tokens, positions, keys)
-  prefix, rows = decode.prefill(graphdef, spec, state, *args, stop_arr, next_state, hit)
-  r = rows.lengths.shape[0]
-  out_tok = np.zeros((r, n), np.int32)
-  out_lp = np.zeros((r, n), np.float32)
-  out_len = np.zeros((r,), np.int32)
-  out_reason = np.zeros((r,), np.int32)
-  owner = np.arange(r)  # original row of each current row
-  group, step = spec.num_samples, jnp.int32(1)  # rows per prompt-cache row
-
-  def save(rows, which):
-    got = multihost.to_host((rows.tokens, rows.logprobs, rows.lengths, rows.reason))
-    for dst, src in zip((out_tok, out_lp, out_len, out_reason), got):
-      dst[owner[which]] = np.asarray(src)[which]
-
-  while True:
-    step, rows = decode.decode(graphdef, spec, state, rows, step, step + segment, prefix,
-                               stop_arr, next_state, hit)
-    done = multihost.to_host(rows.done)
-    if done.all() or int(step) >= n:
-      break
-    active = np.flatnonzero(~done)
-    size = max(min_rows, 1 << (len(active) - 1).bit_length())
-    if size <= len(done) // 2:  # compact: keep running rows only
-      save(rows, np.flatnonzero(done))
-      index = np.concatenate([active, np.full(size - len(active), active[0])])
-      rows, prefix = decode.compact(rows, prefix, _place_index(mesh, index), group)
-      owner, group = owner[index], 1
-  save(rows, np.arange(len(owner)))
-  out_reason[out_reason == decode.RUNNING] = decode.LENGTH
-  return out_tok, out_lp, out_len, out_reason
+  """One call of `Sampler(loaded, SamplerConfig.create(...), mesh).sample(...)`:
+  the arguments are those of `SamplerConfig` and `Sampler.sample`. Callers that
+  sample repeatedly keep one `Sampler` instead."""
+  config = SamplerConfig.create(
+      num_samples=num_samples, max_new_tokens=max_new_tokens, temperature=temperature,
+      top_k=top_k, top_p=top_p, min_p=min_p, greedy=greedy, stop=stop,
+      stop_token_ids=stop_token_ids, max_rows=max_rows, batch_size=batch_size, buckets=buckets,
+      row_chunk=row_chunk)
+  return Sampler(loaded, config, mesh).sample(prompts, seed=seed, question_ids=question_ids,
+                                              add_bos=add_bos, progress=progress)
 
 
 def _place_index(mesh, index):
@@ -268,22 +247,3 @@ def _place(mesh, tokens, positions, keys):
                             sharding_lib.data_sharding(mesh, 2))
   return (jax.device_put(tokens, rows2), jax.device_put(positions, rows2),
           jax.random.wrap_key_data(key_data, impl=jax.random.key_impl(keys)))
-
-
-def _texts(tok, tokens, lengths, reason_codes, stop, stop_ids):
-  texts, reasons = [], []
-  for q in range(tokens.shape[0]):
-    row_texts, row_reasons = [], []
-    for m in range(tokens.shape[1]):
-      code = int(reason_codes[q, m])
-      ids = tokens[q, m, :lengths[q, m]].tolist()
-      if code == decode.STOP_TOKEN and ids and ids[-1] in stop_ids:
-        ids = ids[:-1]
-      text = tok.decode(ids) if tok is not None else ""
-      if code == decode.STOP_STRING:
-        text, _ = stopping.cut_at_stop(text, stop)
-      row_texts.append(text)
-      row_reasons.append(decode.FINISH_REASONS[code])
-    texts.append(row_texts)
-    reasons.append(row_reasons)
-  return texts, reasons

@@ -38,9 +38,6 @@ from semcal_jax.sampling.distributions import SamplingParams, next_token, next_t
 RUNNING, STOP_TOKEN, STOP_STRING, LENGTH = 0, 1, 2, 3
 FINISH_REASONS = {STOP_TOKEN: "stop_token", STOP_STRING: "stop_string", LENGTH: "length"}
 
-# Incremented each time a jitted function is traced (= compiled), for tests and logs.
-TRACE_COUNT = {"prefill": 0, "decode": 0}
-
 
 @dataclasses.dataclass(frozen=True)
 class DecodeSpec:
@@ -104,7 +101,6 @@ def prefill(graphdef, spec: DecodeSpec, state, tokens, positions, keys, stop_ids
   Returns:
     `(prefix KVCache [P, T], Rows)`; the Rows cache holds N slots of generated tokens.
   """
-  TRACE_COUNT["prefill"] += 1
   with layers.batch_invariant(spec.row_chunk):
     model = nnx.merge(graphdef, state)
     cfg = model.config
@@ -166,7 +162,6 @@ def decode(graphdef, spec: DecodeSpec, state, rows: Rows, step, until, prefix, s
   `prefix [P, T]` is the read-only prompt cache; each of its rows serves
   `R // P` consecutive rows (M before compaction, 1 after). `rows` is donated:
   its small generated-token cache is updated in place."""
-  TRACE_COUNT["decode"] += 1
   with layers.batch_invariant(spec.row_chunk):
     return _loop(graphdef, spec, state, rows, step, until, prefix, stop_ids, next_state, hit)
 

@@ -8,7 +8,6 @@ import pytest
 from semcal_jax import sampling
 from semcal_jax.models import ModelConfig, init_model, make_mesh, registry
 from semcal_jax.models.loading import LoadedModel
-from semcal_jax.sampling import decode
 
 from tests.conftest import require
 
@@ -107,18 +106,29 @@ def test_stop_strings_and_tokens_end_rows(tiny):
 
 def test_one_compilation_per_bucket(tiny):
   kw = dict(num_samples=2, max_new_tokens=3, seed=9, progress=False, max_rows=4)
-  before = dict(decode.TRACE_COUNT)
   sampling.sample(tiny, ["a b c", "a b c d e f g h"], **kw)
-  first = dict(decode.TRACE_COUNT)
-  assert first["prefill"] - before["prefill"] == 1
-  sampling.sample(tiny, ["x y", "one two three four five six seven"], **kw)  # same bucket (16)
-  assert decode.TRACE_COUNT == first  # nothing recompiled
-  sampling.sample(tiny, ["word " * 20, "more words " * 9], **kw)  # bucket 32: one new prefill
-  assert decode.TRACE_COUNT["prefill"] == first["prefill"] + 1
+  same = sampling.sample(tiny, ["x y", "one two three four five six seven"], **kw)  # bucket 16
+  assert same.stats["compilations"] == 0 and same.stats["compile_seconds"] == 0
+  longer = sampling.sample(tiny, ["word " * 20, "more words " * 9], **kw)  # a new bucket
+  assert longer.stats["compilations"] > 0 and longer.stats["compile_seconds"] > 0
+
+
+def test_one_sampler_for_many_calls(tiny):
+  config = sampling.SamplerConfig.create(num_samples=3, max_new_tokens=4, stop=("\n",))
+  sampler = sampling.Sampler(tiny, config)
+  first = sampler.sample(PROMPTS[:2], seed=4, progress=False)
+  again = sampler.sample(PROMPTS[:2], seed=4, progress=False)
+  assert again.stats["compilations"] == 0
+  np.testing.assert_array_equal(first.tokens, again.tokens)
+  direct = sampling.sample(tiny, PROMPTS[:2], num_samples=3, max_new_tokens=4, stop=("\n",),
+                           seed=4, progress=False)
+  np.testing.assert_array_equal(first.tokens, direct.tokens)
+  assert direct.stats["compilations"] == 0  # same config: the same compiled programs
 
 
 def test_buckets_and_ids():
-  assert sampling.bucket_length(1) == 16 and sampling.bucket_length(17) == 32
+  assert [sampling.bucket_length(n) for n in (1, 16, 17, 24, 25, 140, 193)] == [
+      16, 16, 24, 24, 32, 192, 256]
   assert sampling.bucket_length(100, buckets=[64, 128, 512]) == 128
   with pytest.raises(ValueError, match="largest bucket"):
     sampling.bucket_length(600, buckets=[64, 512])
