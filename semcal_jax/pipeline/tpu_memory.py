@@ -191,26 +191,38 @@ class Roofline:
   flops_per_step: float  # per chip
   step_seconds: float
   tokens_per_second: float  # rows of the mesh / step time
+  hbm_limit_tokens_per_second: float  # each byte read once, at full bandwidth, no FLOP bound
+
+  @property
+  def hbm_fraction(self) -> float:
+    """Estimated tokens/s as a fraction of the HBM-bandwidth limit."""
+    return self.tokens_per_second / self.hbm_limit_tokens_per_second
 
 
 def decode_roofline(cfg: ModelConfig, mem: SamplingMemory, *, dtype: str, data: int,
-                    model: int, hbm_bytes_per_s: float, peak_flops: float) -> Roofline:
+                    model: int, hbm_bytes_per_s: float, peak_flops: float,
+                    row_chunk: int | None = None) -> Roofline:
   """`max(bytes read / bandwidth, flops / peak)` of one decode step on one chip.
 
   The weights read are the 'model'-sharded ones whether or not FSDP stores them
   sharded over 'data' too (its gathered copies are what the matmuls read; the
-  gathers' own traffic between chips is not counted)."""
+  gathers' own traffic between chips is not counted). Batch-invariant matmuls
+  (`row_chunk`) multiply the chip's rows in blocks of `row_chunk`, each block
+  one GEMM that reads the matmul weights again: `ceil(rows / row_chunk)` reads
+  instead of one. The HBM limit is the step that reads every byte once."""
   b = DTYPE_BYTES[dtype]
   rows = mem.rows // data
   slots = mem.prompts // data * mem.prompt_bucket + rows * mem.max_new_tokens
   kv_bytes = slots * cfg.num_layers * 2 * mem.kv_heads_per_chip * cfg.head_dim * b
-  read = weight_elements(cfg, data, model) * b + kv_bytes + rows * cfg.vocab_size * 4
+  once = weight_elements(cfg, data, model) * b + kv_bytes + rows * cfg.vocab_size * 4
+  blocks = -(-rows // row_chunk) if row_chunk else 1
+  read = once + (blocks - 1) * weight_elements(cfg, data, model, matmul_only=True) * b
   heads = _split(cfg.num_heads, model)
   attn = 4 * rows * cfg.num_layers * heads * cfg.head_dim * (
       mem.prompt_bucket + mem.max_new_tokens)
   flops = 2 * rows * weight_elements(cfg, data, model, matmul_only=True) + attn
   step = max(read / hbm_bytes_per_s, flops / peak_flops)
-  return Roofline(read, flops, step, mem.rows / step)
+  return Roofline(read, flops, step, mem.rows / step, mem.rows / (once / hbm_bytes_per_s))
 
 
 @dataclasses.dataclass(frozen=True)

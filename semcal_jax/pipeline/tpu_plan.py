@@ -132,6 +132,8 @@ class Cell:
   rows: int = 0
   step_seconds: float = 0.0  # estimated decode step
   tokens_per_second: float = 0.0  # estimated, whole slice
+  hbm_fraction: float = 0.0  # estimated tokens/s / the HBM-bandwidth limit
+  plain_hbm_fraction: float = 0.0  # the same without batch-invariant matmuls
 
 
 @dataclasses.dataclass
@@ -177,12 +179,14 @@ def sampling_cells(mcfg: ModelConfig, runs: list[_Run], *, dtype: str, mesh: Mes
         mcfg, dtype=dtype, data=mesh.data, model=mesh.model, num_samples=r.num_samples,
         max_rows=max_rows, max_new_tokens=r.max_new_tokens, prompt_bucket=r.prompt_bucket,
         row_chunk=r.row_chunk, n_questions=r.n_questions, fsdp=fsdp)
-    roof = tpu_memory.decode_roofline(mcfg, mem, dtype=dtype, data=mesh.data, model=mesh.model,
-                                      hbm_bytes_per_s=chip.hbm_bytes_per_s,
-                                      peak_flops=chip.bf16_flops)
+    roof, plain = (tpu_memory.decode_roofline(
+        mcfg, mem, dtype=dtype, data=mesh.data, model=mesh.model,
+        hbm_bytes_per_s=chip.hbm_bytes_per_s, peak_flops=chip.bf16_flops, row_chunk=chunk)
+                   for chunk in (r.row_chunk, None))
     cells.append(Cell(r.label, mem.total, mem.weights, mem.kv_cache, mem.activations,
                       rows=mem.rows, step_seconds=roof.step_seconds,
-                      tokens_per_second=roof.tokens_per_second * mesh.groups))
+                      tokens_per_second=roof.tokens_per_second * mesh.groups,
+                      hbm_fraction=roof.hbm_fraction, plain_hbm_fraction=plain.hbm_fraction))
   return cells
 
 
@@ -399,10 +403,12 @@ def table(plans: list[ModelPlan], slice_: tpu_chips.Slice) -> str:
           f"host), {_gib(chip.hbm_bytes)} GiB HBM per chip ({USABLE_FRACTION:.0%} usable), "
           f"{chip.hbm_bytes_per_s / 1e9:.0f} GB/s, {chip.bf16_flops / 1e12:.0f} bf16 TFLOP/s. "
           "GiB per chip of each model's largest cell; step and tokens/s are roofline "
-          "estimates, not measurements.\n\n")
+          "estimates, not measurements; 'of HBM limit' is the estimated tokens/s over "
+          "that of a step reading every byte once, with the run's batch-invariant row "
+          "blocks (each re-reads the weights) and without.\n\n")
   cols = ("model", "params", "dtype", "mesh data x model (hosts)", "rows", "weights", "KV cache",
           "activations", "optimizer + grads", "total", "largest cell", "est. step ms",
-          "est. tok/s", "fits")
+          "est. tok/s", "of HBM limit (invariant / plain)", "fits")
   out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
   for p in plans:
     w = p.worst
@@ -410,11 +416,12 @@ def table(plans: list[ModelPlan], slice_: tpu_chips.Slice) -> str:
     mesh += ", fsdp" if p.fsdp else ""
     vals = [p.name, f"{p.params / 1e9:.2f}B", p.dtype, mesh]
     if w is None:
-      vals += [""] * 9
+      vals += [""] * 10
     else:
       vals += [str(w.rows or ""), _gib(w.weights), _gib(w.kv_cache), _gib(w.activations),
                _gib(w.optimizer) if w.label == "train" else "", _gib(w.total), w.label,
                f"{w.step_seconds * 1e3:.1f}" if w.step_seconds else "",
-               f"{w.tokens_per_second:,.0f}" if w.tokens_per_second else ""]
+               f"{w.tokens_per_second:,.0f}" if w.tokens_per_second else "",
+               f"{w.hbm_fraction:.2f} / {w.plain_hbm_fraction:.2f}" if w.hbm_fraction else ""]
     out.append("| " + " | ".join(vals + ["yes" if p.fits else "NO"]) + " |")
   return head + "\n".join(out) + "\n"

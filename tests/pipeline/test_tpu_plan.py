@@ -91,6 +91,23 @@ def test_kv_cache_per_chip_by_hand():
   assert no_compaction.decode_kv == 2 * 16 * 20 + 8 * 4 * 20 + rows_state
 
 
+def test_decode_roofline_by_hand():
+  # data=1, model=1, float32: P=2, R=8 rows, T=16, N=4; 2 KV heads, Dh 2, 2 layers.
+  mem = tpu_memory.sampling_memory(TINY, dtype="float32", data=1, model=1, num_samples=4,
+                                   max_rows=8, max_new_tokens=4, prompt_bucket=16, row_chunk=2)
+  kv = (2 * 16 + 8 * 4) * 2 * 2 * 2 * 2 * 4  # slots x layers x (k, v) x heads x Dh x 4 bytes
+  once = 1992 * 4 + kv + 8 * 100 * 4  # weights, KV cache, the rows' float32 logits
+  matmul = tpu_memory.weight_elements(TINY, 1, 1, matmul_only=True) * 4
+  kw = dict(dtype="float32", data=1, model=1, hbm_bytes_per_s=1e3, peak_flops=1e30)
+  plain = tpu_memory.decode_roofline(TINY, mem, **kw)
+  blocks = tpu_memory.decode_roofline(TINY, mem, row_chunk=2, **kw)
+  assert plain.bytes_per_step == once and plain.hbm_fraction == pytest.approx(1.0)
+  assert blocks.bytes_per_step == once + 3 * matmul  # 4 row blocks: the weights read 4 times
+  assert blocks.hbm_fraction == pytest.approx(once / (once + 3 * matmul))
+  assert blocks.hbm_limit_tokens_per_second == plain.hbm_limit_tokens_per_second == 8 / (
+      once / 1e3)
+
+
 def test_slices():
   assert tpu_chips.parse_slice("v4-32").chips == 16
   assert tpu_chips.parse_slice("v5p-64").chips == 32
