@@ -8,7 +8,9 @@ SmolLM2-135M-Instruct and Gemma-3-270m (fp32, CPU). transformers runs
 own subprocess (separate peak RSS). Reported: generated tokens/s (tokens up to
 and including the one that ends each sample), wall time, our compile time
 apart, peak RSS, and achieved FLOP/s as a fraction of this machine's f32
-matmul FLOP/s measured in the same run.
+matmul FLOP/s measured in the same run. Ours runs twice: batch-invariant
+(row blocks of 64, the default: samples identical whatever the batching) and
+plain (`row_chunk=None`), so the invariance's cost is printed beside it.
 
   python experiments/bench_sampler.py [--models=smollm2-135m-instruct,gemma-3-270m]
 """
@@ -24,7 +26,8 @@ from absl import app, flags
 
 _MODELS = flags.DEFINE_list("models", ["smollm2-135m-instruct", "gemma-3-270m"], "Models.")
 _DATA = flags.DEFINE_string("data", None, "TriviaQA jsonl (default ../shared/data/triviaqa).")
-_PART = flags.DEFINE_string("part", None, "Internal: run one side ('ours'/'hf') for one model.")
+_PART = flags.DEFINE_string("part", None, "Internal: run one side ('ours'/'plain'/'hf') for one "
+                            "model.")
 _QUESTIONS, _SHOTS, _SAMPLES, _NEW = 8, 5, 32, 24
 
 
@@ -69,15 +72,16 @@ def _flops(cfg, prompt_tokens, generated, prefill_copies):
           + (2 * body + head) * generated)
 
 
-def run_ours(name):
+def run_ours(name, row_chunk=64):
   import semcal_jax.models as models
   from semcal_jax import sampling
   loaded = models.load(name, progress=False)
   ps = prompts()
-  kw = dict(num_samples=_SAMPLES, max_new_tokens=_NEW, stop=("\n",), temperature=1.0,
-            progress=False)
-  first = sampling.sample(loaded, ps, seed=1, **kw)  # compiles every shape this run needs
-  res = sampling.sample(loaded, ps, seed=1, **kw)  # the same run, compiled
+  config = sampling.SamplerConfig.create(num_samples=_SAMPLES, max_new_tokens=_NEW,
+                                         stop=("\n",), row_chunk=row_chunk)
+  sampler = sampling.Sampler(loaded, config)
+  first = sampler.sample(ps, seed=1, progress=False)  # compiles every shape this run needs
+  res = sampler.sample(ps, seed=1, progress=False)  # the same run, compiled
   n_prompt = sum(len(loaded.tokenizer.encode(p)) for p in ps)
   return {"tokens": int(res.lengths.sum()), "seconds": res.stats["wall_seconds"],
           "compile_seconds": first.stats["wall_seconds"] - res.stats["wall_seconds"],
@@ -133,7 +137,10 @@ def _subprocess(part, name):
 def main(_):
   if _PART.value:
     name = _MODELS.value[0]
-    result = run_ours(name) if _PART.value == "ours" else run_hf(name)
+    if _PART.value == "hf":
+      result = run_hf(name)
+    else:
+      result = run_ours(name, row_chunk=64 if _PART.value == "ours" else None)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
     return
@@ -142,16 +149,20 @@ def main(_):
   print(f"{'model':<24}{'system':<14}{'tok/s':>8}{'wall s':>9}{'compile s':>11}"
         f"{'peak RSS MiB':>14}{'FLOP/s frac':>13}")
   for name in _MODELS.value:
-    rows = {part: _subprocess(part, name) for part in ("ours", "hf")}
+    rows = {part: _subprocess(part, name) for part in ("ours", "plain", "hf")}
+    labels = {"ours": "semcal_jax", "plain": "  plain", "hf": "transformers"}
     for part, r in rows.items():
       tps = r["tokens"] / r["seconds"]
       frac = r["flops"] / r["seconds"] / peak
-      label = "semcal_jax" if part == "ours" else "transformers"
+      label = labels[part]
       print(f"{name:<24}{label:<14}{tps:8.1f}{r['seconds']:9.1f}{r['compile_seconds']:11.1f}"
             f"{r['peak_rss_mib']:14.0f}{frac:13.3f}")
     ratio = (rows["ours"]["tokens"] / rows["ours"]["seconds"]) / (
         rows["hf"]["tokens"] / rows["hf"]["seconds"])
     print(f"{'':<24}{'speed-up':<14}{ratio:8.2f}x   (samples e.g. {rows['ours']['example'][:2]!r})")
+    cost = (rows["plain"]["tokens"] / rows["plain"]["seconds"]) / (
+        rows["ours"]["tokens"] / rows["ours"]["seconds"])
+    print(f"{'':<24}{'invariance':<14}{cost:8.2f}x   (plain tok/s / batch-invariant tok/s)")
 
 
 if __name__ == "__main__":
