@@ -165,7 +165,7 @@ def sampling_memory(cfg: ModelConfig, *, dtype: str, data: int, model: int, num_
   prefill_act = (4 * p * T * d * b + p * T * (heads + 2 * kv) * cfg.head_dim * b
                  + p * heads * T * T * (4 + b) + 3 * p * T * width * b + p * cfg.vocab_size * 4)
   # Decode: prompt cache + rows cache, and during a compaction their copies for <= R/2 rows.
-  min_rows = (row_chunk or 8) * data
+  min_rows = planning.min_rows(row_chunk, data)
   half = 1 << ((R // 2).bit_length() - 1) if R >= 2 else 0
   decode_cache = p * T * slot + r * N * slot + rows_state
   if half >= min_rows:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+from semcal_jax.sampling import planning
 from semcal_jax.sampling.decode import DecodeSpec
 from semcal_jax.sampling.distributions import SamplingParams
 
@@ -91,5 +92,5 @@ class SamplerConfig:
                       self.row_chunk)
 
   def min_rows(self, data_size: int) -> int:
-    """The smallest row batch compaction goes down to (a whole row block per device)."""
-    return (self.row_chunk or 8) * data_size
+    """The smallest row batch compaction goes down to (`planning.min_rows`)."""
+    return planning.min_rows(self.row_chunk, data_size)

@@ -58,6 +58,12 @@ def prompts_per_batch(max_rows: int, num_samples: int, data_size: int,
   return -(-per_batch // data_size) * data_size
 
 
+def min_rows(row_chunk: int | None, data_size: int) -> int:
+  """The smallest row batch compaction goes down to: a whole row block per device
+  (8 rows per device without row blocks)."""
+  return (row_chunk or 8) * data_size
+
+
 def plan_batches(lengths: Sequence[int], per_batch: int,
                  buckets: Sequence[int] | None = None) -> list[Batch]:
   """Batches of prompts of similar length: `lengths[i]` tokens of prompt i."""
