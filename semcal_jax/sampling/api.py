@@ -142,7 +142,9 @@ class Sampler:
       raise ValueError(f"question_ids: {len(qids)} ids for {len(ids)} prompts")
     per_batch = planning.prompts_per_batch(cfg.max_rows, cfg.num_samples, self.data_size,
                                            len(ids), cfg.batch_size)
-    batches = planning.plan_batches([len(p) for p in ids], per_batch, cfg.buckets)
+    lengths = [len(p) for p in ids]
+    batches = planning.plan_batches(lengths, per_batch, cfg.buckets)
+    graphdef, state = nnx.split(self.loaded.model)  # the model's weights as of this call
     q, m, n = len(ids), cfg.num_samples, cfg.max_new_tokens
     out = (np.zeros((q, m, n), np.int32), np.zeros((q, m, n), np.float32),
            np.zeros((q, m), np.int32), np.zeros((q, m), np.int32))
@@ -152,7 +154,7 @@ class Sampler:
       for batch in bar:
         tokens, positions = planning.left_padded(ids, batch)
         keys = decode.sample_keys(seed, [qids[i] for i in batch.rows], m)
-        got = self._run_batch(tokens, positions, keys)
+        got = self._run_batch(graphdef, state, tokens, positions, keys)
         k, members = len(batch.members), list(batch.members)
         for dst, src in zip(out, got):
           dst[members] = src.reshape((per_batch, m) + src.shape[1:])[:k]
@@ -165,16 +167,14 @@ class Sampler:
              "compile_seconds": log.seconds, "compilations": log.traces,
              "tokens_per_second": generated / max(wall, 1e-9), "batches": len(batches),
              "rows_per_batch": per_batch * m}
-    return SampleResult(texts, out[0], out[1], out[2], reasons,
-                        np.asarray([len(p) for p in ids]), stats)
+    return SampleResult(texts, out[0], out[1], out[2], reasons, np.asarray(lengths), stats)
 
-  def _run_batch(self, tokens, positions, keys):
+  def _run_batch(self, graphdef, state, tokens, positions, keys):
     """Prefill and decode one batch, compacting rows as they finish.
 
     Returns host arrays `(tokens [R, N], logprobs [R, N], lengths [R], reasons [R])`.
     """
     spec, mesh = self.config.decode_spec, self.mesh
-    graphdef, state = nnx.split(self.loaded.model)
     fixed = (self._stop_arr,) + self._tables
     n, segment = spec.max_new_tokens, self.config.segment
     min_rows = self.config.min_rows(self.data_size)
